@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// config is portreqd's configuration: flags, each with a PORTREQ_<FLAG>
+// environment fallback (a flag given on the command line wins).
+type config struct {
+	listen                    string
+	couchdb                   string
+	dbPrefix                  string
+	dataDir                   string
+	masterAPIKey              string
+	tokenSecret               string
+	tokenTTL                  time.Duration
+	portActivationCharge      float64
+	maxUploadBytes            int64
+	allowSubmittedToScheduled bool
+	logFormat                 string
+	logLevel                  string
+	shutdownTimeout           time.Duration
+}
+
+func envName(flagName string) string {
+	return "PORTREQ_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func parseConfig(name string, args []string, getenv func(string) string, out io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.listen, "listen", ":8000", "address to serve the API on")
+	fs.StringVar(&c.couchdb, "couchdb", "", "CouchDB URL, e.g. http://admin:secret@127.0.0.1:5984")
+	fs.StringVar(&c.dbPrefix, "db-prefix", "", "prefix for every database name (isolates test runs on a shared server; Kazoo interop needs none)")
+	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory of the embedded store (when --couchdb is empty)")
+	fs.StringVar(&c.masterAPIKey, "master-api-key", "", "API key of the master account created at first start (random when empty)")
+	fs.StringVar(&c.tokenSecret, "token-secret", "", "HMAC key for auth tokens; share it between replicas (random per process when empty)")
+	fs.DurationVar(&c.tokenTTL, "token-ttl", time.Hour, "lifetime of an auth token")
+	fs.Float64Var(&c.portActivationCharge, "port-activation-charge", 0, "charge per ported number (0 = no charges)")
+	fs.Int64Var(&c.maxUploadBytes, "max-upload-bytes", 8000000, "largest attachment accepted, in bytes")
+	fs.BoolVar(&c.allowSubmittedToScheduled, "allow-submitted-to-scheduled", false, "let the port authority move a request from submitted straight to scheduled")
+	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json (production) or console (development)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
+
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("invalid %s=%q: %v", envName(f.Name), v, err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: %v", c.listen, err))
+	}
+	if c.couchdb == "" {
+		errs = append(errs, errors.New("--couchdb (or PORTREQ_COUCHDB) is required: the embedded store does not exist yet"))
+	} else if !strings.HasPrefix(c.couchdb, "http://") && !strings.HasPrefix(c.couchdb, "https://") {
+		errs = append(errs, errors.New("--couchdb must be an http:// or https:// URL"))
+	}
+	if c.tokenTTL <= 0 {
+		errs = append(errs, fmt.Errorf("--token-ttl must be positive, got %s", c.tokenTTL))
+	}
+	if c.portActivationCharge < 0 {
+		errs = append(errs, fmt.Errorf("--port-activation-charge must not be negative, got %v", c.portActivationCharge))
+	}
+	if c.maxUploadBytes <= 0 {
+		errs = append(errs, fmt.Errorf("--max-upload-bytes must be positive, got %d", c.maxUploadBytes))
+	}
+	if c.logFormat != "json" && c.logFormat != "console" {
+		errs = append(errs, fmt.Errorf("--log-format must be json or console, got %q", c.logFormat))
+	}
+	if c.shutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout must be positive, got %s", c.shutdownTimeout))
+	}
+	return errors.Join(errs...)
+}

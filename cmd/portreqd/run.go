@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/portreqd/portreqd/pkg/api"
+	"github.com/portreqd/portreqd/pkg/couchstore"
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// run is portreqd's whole life: parse configuration, open the store, serve
+// until ctx ends, then drain in-flight requests.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:], getenv, stdout)
+	}
+	cfg, err := parseConfig("portreqd", args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	store, err := couchstore.Open(ctx, couchstore.Options{URL: cfg.couchdb, Prefix: cfg.dbPrefix, Logger: log})
+	if err != nil {
+		return fmt.Errorf("open CouchDB %s: %w", couchstore.MaskURL(cfg.couchdb), err)
+	}
+	defer store.Close()
+	log.Info("store", zap.String("kind", "couchdb"), zap.String("url", couchstore.MaskURL(cfg.couchdb)))
+
+	svc := porting.NewService(porting.Config{Store: store, Rules: porting.Rules{
+		ActivationCharge:          cfg.portActivationCharge,
+		AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,
+	}})
+	master, created, err := svc.Bootstrap(ctx, cfg.masterAPIKey)
+	if err != nil {
+		return fmt.Errorf("bootstrap master account: %w", err)
+	}
+	switch {
+	case created && cfg.masterAPIKey == "":
+		// Logged once, on purpose: the operator has no other way to learn it.
+		log.Warn("created master account with a generated API key; keep it safe",
+			zap.String("account_id", master.ID), zap.String("master_api_key", master.APIKey))
+	case created:
+		log.Info("created master account", zap.String("account_id", master.ID))
+	default:
+		log.Info("master account", zap.String("account_id", master.ID))
+	}
+
+	secret := []byte(cfg.tokenSecret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+		log.Warn("no --token-secret: tokens are signed with a random key and die with this process; replicas cannot verify each other's tokens")
+	}
+	handler := api.New(api.Config{
+		Service:        svc,
+		Tokens:         api.NewTokens(secret, cfg.tokenTTL, time.Now),
+		Logger:         log,
+		MaxUploadBytes: cfg.maxUploadBytes,
+	})
+	return serve(ctx, cfg, log, handler)
+}
+
+func serve(ctx context.Context, cfg *config, log *zap.Logger, handler http.Handler) error {
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", cfg.listen, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	log.Info("listening", zap.String("addr", ln.Addr().String()))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", zap.Duration("grace", cfg.shutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("in-flight requests cut off at shutdown", zap.Error(err))
+		_ = srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(cfg *config, out io.Writer) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.logLevel)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	var enc zapcore.Encoder
+	if cfg.logFormat == "console" {
+		ec := zap.NewDevelopmentEncoderConfig()
+		enc = zapcore.NewConsoleEncoder(ec)
+	} else {
+		ec := zap.NewProductionEncoderConfig()
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
+	}
+	core := zapcore.NewCore(enc, zapcore.AddSync(out), level)
+	return zap.New(core), nil
+}

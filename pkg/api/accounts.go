@@ -1,0 +1,141 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// apiAuth exchanges an API key for a token (PUT /v2/api_auth).
+func (a *API) apiAuth(c *call) (*reply, error) {
+	data, err := c.data()
+	if err != nil {
+		return nil, err
+	}
+	key := data.String("api_key")
+	if key == "" {
+		return nil, porting.ValidationError("api_key", "required", "Field is required but missing", nil)
+	}
+	acct, err := a.svc.Authenticate(c.r.Context(), key)
+	if err != nil {
+		return nil, err
+	}
+	token, err := a.tokens.Issue(acct.ID)
+	if err != nil {
+		return nil, err
+	}
+	if info := infoFrom(c.r); info != nil {
+		info.account = acct.ID
+	}
+	return &reply{status: http.StatusCreated, authTok: token, data: map[string]any{
+		"account_id":   acct.ID,
+		"account_name": acct.Name,
+		"is_reseller":  acct.PortAuthority || acct.SuperDuperAdmin,
+		"apps":         []any{},
+	}}, nil
+}
+
+func accountReply(acct *porting.Account, status int) *reply {
+	return &reply{status: status, data: acct.Public(), revision: acct.Rev}
+}
+
+func (a *API) getAccount(c *call) (*reply, error) {
+	id, err := c.pathID("account_id")
+	if err != nil {
+		return nil, err
+	}
+	acct, err := a.svc.Authorize(c.r.Context(), c.actor, id)
+	if err != nil {
+		return nil, err
+	}
+	return accountReply(acct, 0), nil
+}
+
+func (a *API) createAccount(c *call) (*reply, error) {
+	parent, err := c.pathID("account_id")
+	if err != nil {
+		return nil, err
+	}
+	data, err := c.data()
+	if err != nil {
+		return nil, err
+	}
+	acct, err := a.svc.CreateAccount(c.r.Context(), c.actor, parent, data)
+	if err != nil {
+		return nil, err
+	}
+	return accountReply(acct, http.StatusCreated), nil
+}
+
+func (a *API) updateAccount(c *call) (*reply, error) {
+	id, err := c.pathID("account_id")
+	if err != nil {
+		return nil, err
+	}
+	data, err := c.data()
+	if err != nil {
+		return nil, err
+	}
+	acct, err := a.svc.UpdateAccount(c.r.Context(), c.actor, id, data)
+	if err != nil {
+		return nil, err
+	}
+	return accountReply(acct, 0), nil
+}
+
+// accountSummary is a row of the children and descendants listings.
+type accountSummary struct {
+	ID   string   `json:"id"`
+	Name string   `json:"name"`
+	Tree []string `json:"tree"`
+}
+
+func summaries(accts []*porting.Account) []accountSummary {
+	out := make([]accountSummary, 0, len(accts))
+	for _, a := range accts {
+		tree := a.Tree
+		if tree == nil {
+			tree = []string{}
+		}
+		out = append(out, accountSummary{ID: a.ID, Name: a.Name, Tree: tree})
+	}
+	return out
+}
+
+func (a *API) listChildren(c *call) (*reply, error) {
+	id, err := c.pathID("account_id")
+	if err != nil {
+		return nil, err
+	}
+	accts, err := a.svc.Children(c.r.Context(), c.actor, id)
+	if err != nil {
+		return nil, err
+	}
+	rows := summaries(accts)
+	return &reply{data: rows, paging: &paging{pageSize: len(rows)}}, nil
+}
+
+func (a *API) listDescendants(c *call) (*reply, error) {
+	id, err := c.pathID("account_id")
+	if err != nil {
+		return nil, err
+	}
+	accts, err := a.svc.Descendants(c.r.Context(), c.actor, id)
+	if err != nil {
+		return nil, err
+	}
+	rows := summaries(accts)
+	return &reply{data: rows, paging: &paging{pageSize: len(rows)}}, nil
+}
+
+func (a *API) getAPIKey(c *call) (*reply, error) {
+	id, err := c.pathID("account_id")
+	if err != nil {
+		return nil, err
+	}
+	acct, err := a.svc.Authorize(c.r.Context(), c.actor, id)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{data: map[string]any{"api_key": acct.APIKey}}, nil
+}

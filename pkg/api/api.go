@@ -1,0 +1,56 @@
+// Package api is portreqd's HTTP layer: Kazoo Crossbar's routes, the
+// response envelope, authentication and content negotiation. It decodes
+// requests, asks porting.Service, and encodes answers; it holds no rules.
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// Config wires the HTTP layer.
+type Config struct {
+	Service *porting.Service
+	Tokens  *Tokens
+	Logger  *zap.Logger
+	// MaxUploadBytes bounds an attachment; JSON bodies may be larger (Monster
+	// UI sends attachments as data URIs inside them), see maxJSONBytes.
+	MaxUploadBytes int64
+	// HealthTimeout bounds the store check behind /healthz.
+	HealthTimeout time.Duration
+}
+
+// API serves Crossbar's routes.
+type API struct {
+	svc           *porting.Service
+	tokens        *Tokens
+	log           *zap.Logger
+	maxUpload     int64
+	healthTimeout time.Duration
+}
+
+// New returns the API's root handler.
+func New(cfg Config) http.Handler {
+	a := &API{
+		svc:           cfg.Service,
+		tokens:        cfg.Tokens,
+		log:           cfg.Logger,
+		maxUpload:     cfg.MaxUploadBytes,
+		healthTimeout: cfg.HealthTimeout,
+	}
+	if a.log == nil {
+		a.log = zap.NewNop()
+	}
+	if a.healthTimeout == 0 {
+		a.healthTimeout = 2 * time.Second
+	}
+	return a.outer(a.routes())
+}
+
+// maxJSONBytes bounds a JSON body: a few times the upload limit, because
+// Monster UI echoes attachments back as base64 data URIs inside its bodies.
+func (a *API) maxJSONBytes() int64 { return 4*a.maxUpload + 1<<20 }

@@ -1,0 +1,143 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// contentTypeJSON is sent exactly, errors included: Monster UI parses error
+// bodies only when Content-Type is this string, with no charset parameter.
+const contentTypeJSON = "application/json"
+
+// reply is what a JSON handler returns; the adapter wraps it in Kazoo's
+// envelope. A nil reply means the handler wrote the response itself.
+type reply struct {
+	status   int // 0 means 200
+	data     any
+	revision string
+	authTok  string // overrides the caller's token (api_auth issues one)
+	paging   *paging
+}
+
+// paging carries the listing members of the envelope.
+type paging struct {
+	pageSize     int
+	startKey     any
+	nextStartKey any
+}
+
+// envelope is Kazoo's response body. Members are ordered as Crossbar writes
+// them (alphabetically); optional ones are omitted when empty.
+type envelope struct {
+	AuthToken    string `json:"auth_token"`
+	Data         any    `json:"data"`
+	Error        string `json:"error,omitempty"`
+	Message      string `json:"message,omitempty"`
+	NextStartKey any    `json:"next_start_key,omitempty"`
+	PageSize     *int   `json:"page_size,omitempty"`
+	RequestID    string `json:"request_id"`
+	Revision     string `json:"revision,omitempty"`
+	StartKey     any    `json:"start_key,omitempty"`
+	Status       string `json:"status"`
+}
+
+// errorStatus is the only table from error kind to HTTP status.
+var errorStatus = map[porting.Kind]int{
+	porting.KindInternal:         http.StatusInternalServerError,
+	porting.KindInvalidJSON:      http.StatusBadRequest,
+	porting.KindValidation:       http.StatusBadRequest,
+	porting.KindInvalidRequest:   http.StatusInternalServerError,
+	porting.KindUnauthorized:     http.StatusUnauthorized,
+	porting.KindForbidden:        http.StatusForbidden,
+	porting.KindNotFound:         http.StatusNotFound,
+	porting.KindMethodNotAllowed: http.StatusMethodNotAllowed,
+	porting.KindNotAcceptable:    http.StatusNotAcceptable,
+	porting.KindPaymentRequired:  http.StatusPaymentRequired,
+	porting.KindConflict:         http.StatusConflict,
+	porting.KindTooLarge:         http.StatusRequestEntityTooLarge,
+	porting.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
+	porting.KindUnavailable:      http.StatusServiceUnavailable,
+}
+
+// writeReply writes a success envelope.
+func writeReply(w http.ResponseWriter, r *http.Request, rp *reply) {
+	status := rp.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	env := envelope{
+		AuthToken: authToken(r),
+		Data:      nonNil(rp.data),
+		RequestID: requestID(r),
+		Revision:  rp.revision,
+		Status:    "success",
+	}
+	if rp.authTok != "" {
+		env.AuthToken = rp.authTok
+	}
+	if env.Revision == "" {
+		env.Revision = "undefined"
+	}
+	if p := rp.paging; p != nil {
+		n := p.pageSize
+		env.PageSize = &n
+		env.StartKey = p.startKey
+		env.NextStartKey = p.nextStartKey
+	}
+	writeJSON(w, r, status, env)
+}
+
+// writeError writes an error envelope whose HTTP status equals its error.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var de *porting.Error
+	if !errors.As(err, &de) {
+		de = porting.Wrap(porting.KindInternal, "internal error", err)
+	}
+	status, ok := errorStatus[de.Kind]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if info := infoFrom(r); info != nil {
+		info.err = err
+	}
+	data := de.Data
+	if data == nil {
+		data = map[string]any{}
+		if de.Kind == porting.KindInternal || de.Kind == porting.KindUnavailable {
+			data = map[string]any{"message": de.Message}
+		}
+	}
+	writeJSON(w, r, status, envelope{
+		AuthToken: authToken(r),
+		Data:      data,
+		Error:     strconv.Itoa(status),
+		Message:   de.Message,
+		RequestID: requestID(r),
+		Status:    "error",
+	})
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, env envelope) {
+	h := w.Header()
+	h.Set("Content-Type", contentTypeJSON)
+	h.Del("Content-Length")
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(env)
+}
+
+// nonNil keeps `data` from ever being JSON null.
+func nonNil(v any) any {
+	if v == nil {
+		return map[string]any{}
+	}
+	return v
+}

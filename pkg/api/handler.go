@@ -1,0 +1,211 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// call is one request as a handler sees it.
+type call struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	api   *API
+	actor *porting.Account // nil on unauthenticated routes
+
+	body     porting.Fields // the decoded top-level object, once read
+	bodyRead bool
+}
+
+// handler answers a request with a reply for the envelope, or an error for
+// the one adapter to translate. A handler that streams its own response
+// returns (nil, nil).
+type handler func(c *call) (*reply, error)
+
+// json adapts an unauthenticated handler.
+func (a *API) json(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.serve(w, r, &call{w: w, r: r, api: a}, h)
+	})
+}
+
+// authed adapts a handler that needs a valid X-Auth-Token.
+func (a *API) authed(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &call{w: w, r: r, api: a}
+		actor, err := a.authenticate(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		c.actor = actor
+		a.serve(w, r, c, h)
+	})
+}
+
+// download adapts an authenticated handler that negotiates its own content
+// type (attachments, the LOA); errors still answer in the JSON envelope.
+func (a *API) download(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		actor, err := a.authenticate(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		rp, err := h(&call{w: w, r: r, api: a, actor: actor})
+		switch {
+		case err != nil:
+			writeError(w, r, err)
+		case rp != nil:
+			writeReply(w, r, rp)
+		}
+	})
+}
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request, c *call, h handler) {
+	if !acceptsJSON(r.Header.Get("Accept")) {
+		writeError(w, r, &porting.Error{Kind: porting.KindNotAcceptable, Message: "not acceptable",
+			Data: map[string]any{"message": "this route answers application/json only"}})
+		return
+	}
+	rp, err := h(c)
+	switch {
+	case err != nil:
+		writeError(w, r, err)
+	case rp != nil:
+		writeReply(w, r, rp)
+	}
+}
+
+// authenticate resolves X-Auth-Token to the caller's account.
+func (a *API) authenticate(r *http.Request) (*porting.Account, error) {
+	token := r.Header.Get("X-Auth-Token")
+	if token == "" {
+		return nil, porting.E(porting.KindUnauthorized, "unauthorized")
+	}
+	info := infoFrom(r)
+	accountID, err := a.tokens.Verify(token)
+	if err != nil {
+		return nil, porting.E(porting.KindUnauthorized, "unauthorized")
+	}
+	actor, err := a.svc.Account(r.Context(), accountID)
+	if porting.IsKind(err, porting.KindNotFound) {
+		return nil, porting.E(porting.KindUnauthorized, "unauthorized")
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Echo the token only once it proved valid: the envelope never reflects
+	// an attacker's string.
+	info.token = token
+	info.account = actor.ID
+	return actor, nil
+}
+
+// acceptsJSON reports whether an Accept header admits application/json.
+// An absent header accepts anything.
+func acceptsJSON(accept string) bool {
+	if strings.TrimSpace(accept) == "" {
+		return true
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		if q, ok := params["q"]; ok && strings.TrimLeft(q, "0.") == "" {
+			continue // q=0 refuses
+		}
+		switch mt {
+		case "application/json", "application/*", "*/*", "text/javascript", "application/javascript":
+			return true
+		}
+	}
+	return false
+}
+
+// readBody decodes the JSON body into a top-level object once. An empty body
+// is an empty object: Monster UI and the seed's curls send body-less PATCHes
+// and DELETEs.
+func (c *call) readBody() (porting.Fields, error) {
+	if c.bodyRead {
+		return c.body, nil
+	}
+	c.bodyRead = true
+	limit := c.api.maxJSONBytes()
+	raw, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &porting.Error{Kind: porting.KindTooLarge, Message: "file too large",
+				Data: map[string]any{"message": "request body is larger than the limit"}}
+		}
+		return nil, porting.Wrap(porting.KindInvalidJSON, "invalid json", err)
+	}
+	raw = bytes.TrimSpace(raw)
+	c.body = porting.Fields{}
+	if len(raw) == 0 {
+		return c.body, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&c.body); err != nil {
+		c.body = nil
+		return nil, porting.InvalidJSON(jsonErrorMessage(err))
+	}
+	if dec.More() {
+		c.body = nil
+		return nil, porting.InvalidJSON("unexpected data after the JSON object")
+	}
+	if c.body == nil { // the body was `null`
+		c.body = porting.Fields{}
+	}
+	return c.body, nil
+}
+
+// data returns the body's `data` object (empty when absent).
+func (c *call) data() (porting.Fields, error) {
+	body, err := c.readBody()
+	if err != nil {
+		return nil, err
+	}
+	raw, ok := body["data"]
+	if !ok || string(raw) == "null" {
+		return porting.Fields{}, nil
+	}
+	var data porting.Fields
+	if err := json.Unmarshal(raw, &data); err != nil || data == nil {
+		return nil, porting.InvalidJSON("data must be a JSON object")
+	}
+	return data, nil
+}
+
+func jsonErrorMessage(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return "malformed JSON: " + syn.Error()
+	case errors.As(err, &typ):
+		return "the request body must be a JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "malformed JSON: unexpected end of input"
+	default:
+		return "malformed JSON"
+	}
+}
+
+// pathID returns the path variable name, refusing values that cannot be a
+// Kazoo id with a 404 (no such document can exist, so nothing is revealed).
+func (c *call) pathID(name string) (string, error) {
+	id := vars(c.r)[name]
+	if !porting.IsID(id) {
+		return "", porting.NotFound(id)
+	}
+	return id, nil
+}

@@ -1,0 +1,30 @@
+package couchstore
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// CreateTransaction stores t in its account's monthly database (Kazoo's
+// account/xx/xx/xxxx-YYYYMM, created on first use as Kazoo does at the turn
+// of a month). The fixed id makes a retried completion charge only once:
+// the second write is KindConflict. It sets t.Rev.
+func (s *Store) CreateTransaction(ctx context.Context, t *porting.Transaction) error {
+	if t.ID == "" || t.DB == "" {
+		return porting.E(porting.KindInternal, "couchstore: transaction without id or database")
+	}
+	doc := *t
+	doc.Rev = ""
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return porting.Wrap(porting.KindInternal, "encode transaction", err)
+	}
+	rev, err := s.createDoc(ctx, t.DB, t.ID, body)
+	if err != nil {
+		return err
+	}
+	t.Rev = rev
+	return nil
+}

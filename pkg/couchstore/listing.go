@@ -1,0 +1,153 @@
+package couchstore
+
+import (
+	"context"
+	"encoding/json"
+
+	kivik "github.com/go-kivik/kivik/v4"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// listBatchMin is the fewest rows one view read asks for when a page is
+// bounded: a cursor inside a crowded second drops rows in Go, and tiny reads
+// would then cost one round trip per few rows.
+const listBatchMin = 20
+
+// ListRequests reads listing_by_state (or listing_by_descendant_state)
+// backwards, keys [account, state, modified], so rows come newest first and,
+// within one modified second, by document id descending: CouchDB orders
+// equal keys by id and descending=true reverses that (pouchdb-server too).
+//
+// A cursor cannot be handed to the server as startkey_docid, which
+// pouchdb-server ignores. So the read starts at the cursor's second and the
+// rows of that second at or above the cursor's id are dropped here, reading
+// on until the page is full. Reads after the first resume at the last key
+// seen with skip = rows of that key already read, which stays cheap however
+// many rows share one second.
+func (s *Store) ListRequests(ctx context.Context, q porting.ListQuery) (*porting.ListPage, error) {
+	v := viewRequestsByState
+	if q.Descendants {
+		v = viewRequestsByDescendantState
+	}
+	var high any = map[string]any{} // sorts after every number
+	top, bounded := q.To, q.To != 0
+	var cur *porting.Cursor
+	if q.After != nil {
+		cur = q.After
+		if !bounded || cur.Modified < top {
+			high, top, bounded = cur.Modified, cur.Modified, true
+		} else {
+			high = top
+		}
+	} else if bounded {
+		high = top
+	}
+	page := &porting.ListPage{Requests: []*porting.Request{}}
+	if bounded && top < q.From {
+		return page, nil // CouchDB answers 400 to a reversed range
+	}
+
+	want := 0 // rows to collect; 0 = all
+	if q.Limit > 0 {
+		want = q.Limit + 1 // one more tells whether a next page exists
+	}
+	r := &listRead{
+		store: s, view: v, cursor: cur,
+		start: mustJSON([]any{q.Account, q.State, high}),
+		end:   mustJSON([]any{q.Account, q.State, q.From}),
+	}
+	for {
+		batch := 0
+		if want > 0 {
+			batch = max(want-len(page.Requests), listBatchMin)
+		}
+		n, err := r.read(ctx, batch, &page.Requests)
+		if err != nil {
+			return nil, err
+		}
+		if batch == 0 || n < batch || len(page.Requests) >= want {
+			break
+		}
+	}
+	if want > 0 && len(page.Requests) > q.Limit {
+		page.Requests = page.Requests[:q.Limit]
+		page.More = true
+	}
+	return page, nil
+}
+
+// listRead is the state of one listing across view reads.
+type listRead struct {
+	store      *Store
+	view       viewRef
+	cursor     *porting.Cursor
+	start, end json.RawMessage
+	skip       int // rows of key start already read
+}
+
+// read reads up to limit rows (0 = all) from r.start, appends the requests
+// that belong on the page to out and moves r past the rows read. It returns
+// the number of view rows read.
+func (r *listRead) read(ctx context.Context, limit int, out *[]*porting.Request) (int, error) {
+	params := map[string]any{
+		"descending": true, "include_docs": true,
+		"startkey": r.start, "endkey": r.end,
+	}
+	if limit > 0 {
+		params["limit"] = limit
+	}
+	if r.skip > 0 {
+		params["skip"] = r.skip
+	}
+	rs := r.store.db(r.view.DB).Query(ctx, r.view.Design, r.view.View, kivik.Params(params))
+	defer rs.Close()
+	n := 0
+	for rs.Next() {
+		n++
+		key, _ := rs.Key()
+		if key == string(r.start) {
+			r.skip++
+		} else {
+			r.start, r.skip = json.RawMessage(key), 1
+		}
+		id, _ := rs.ID()
+		if r.cursor != nil && r.cursor.ID != "" && keyModified(key) == r.cursor.Modified && id >= r.cursor.ID {
+			continue // shown on an earlier page
+		}
+		var raw json.RawMessage
+		if err := rs.ScanDoc(&raw); err != nil {
+			continue // the document vanished since the index saw it
+		}
+		req, ok, err := decodeRequest(raw)
+		if err != nil || !ok || req.Deleted {
+			continue // one broken document must not break the listing
+		}
+		*out = append(*out, req)
+	}
+	if err := rs.Err(); err != nil {
+		return n, storeErr(err, "")
+	}
+	return n, nil
+}
+
+// keyModified is the modified member of a listing key [_, _, modified]; -1
+// when it is no integer.
+func keyModified(key string) int64 {
+	var parts []json.RawMessage
+	var m int64
+	if json.Unmarshal([]byte(key), &parts) != nil || len(parts) < 3 || json.Unmarshal(parts[2], &m) != nil {
+		return -1
+	}
+	return m
+}
+
+// mustJSON encodes a view key built of strings and numbers, which cannot
+// fail.
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("couchstore: encode view key: " + err.Error())
+	}
+	return b
+}

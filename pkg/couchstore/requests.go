@@ -1,0 +1,146 @@
+package couchstore
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	kivik "github.com/go-kivik/kivik/v4"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// CreateRequest stores a new port request; KindConflict when the id exists.
+// It sets r.Rev.
+func (s *Store) CreateRequest(ctx context.Context, r *porting.Request) error {
+	if r.ID == "" {
+		return porting.E(porting.KindInternal, "couchstore: port request without id")
+	}
+	doc := *r
+	doc.Rev = ""          // a PUT without _rev creates or conflicts
+	doc.Attachments = nil // stubs of a new document would name nothing stored
+	return s.putRequest(ctx, &doc, r)
+}
+
+// UpdateRequest replaces the document at r.Rev; KindConflict when the
+// revision is stale. r.Attachments go out as stubs, which CouchDB answers by
+// keeping the stored attachment bodies, so an edit never loses an upload.
+func (s *Store) UpdateRequest(ctx context.Context, r *porting.Request) error {
+	if r.Rev == "" {
+		// Without a revision CouchDB would create a missing document.
+		return porting.E(porting.KindConflict, "datastore conflict")
+	}
+	doc := *r
+	return s.putRequest(ctx, &doc, r)
+}
+
+func (s *Store) putRequest(ctx context.Context, doc, r *porting.Request) error {
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return porting.Wrap(porting.KindInternal, "encode port request", err)
+	}
+	rev, err := s.requests.Put(ctx, r.ID, json.RawMessage(body))
+	if err != nil {
+		return storeErr(err, r.ID)
+	}
+	r.Rev = rev
+	return nil
+}
+
+// GetRequest reads one port request, soft-deleted ones included (the service
+// decides what a deleted request means for the call). A document of another
+// type, design documents included, is KindNotFound: ids come from clients.
+func (s *Store) GetRequest(ctx context.Context, id string) (*porting.Request, error) {
+	if id == "" || strings.HasPrefix(id, "_") {
+		return nil, porting.NotFound(id)
+	}
+	var raw json.RawMessage
+	if err := s.requests.Get(ctx, id).ScanDoc(&raw); err != nil {
+		return nil, storeErr(err, id)
+	}
+	r, ok, err := decodeRequest(raw)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, porting.NotFound(id)
+	}
+	return r, nil
+}
+
+// RequestsByNumber lists the undeleted requests carrying number e164, in
+// document id order.
+func (s *Store) RequestsByNumber(ctx context.Context, e164 string) ([]*porting.Request, error) {
+	v := viewRequestsByNumber
+	rs := s.db(v.DB).Query(ctx, v.Design, v.View, kivik.Params(map[string]any{
+		"key": e164, "include_docs": true,
+	}))
+	defer rs.Close()
+	out := []*porting.Request{}
+	seen := map[string]bool{}
+	for rs.Next() {
+		var raw json.RawMessage
+		if err := rs.ScanDoc(&raw); err != nil {
+			return nil, storeErr(err, "")
+		}
+		r, ok, err := decodeRequest(raw)
+		if err != nil || !ok || r.Deleted || seen[r.ID] {
+			continue // a document Kazoo or a person broke must not fail the check
+		}
+		seen[r.ID] = true
+		out = append(out, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, storeErr(err, "")
+	}
+	return out, nil
+}
+
+// ActiveHolders asks the port_in_numbers view for every number at once.
+// Claims, not this view, keep portreqd's own writers apart.
+func (s *Store) ActiveHolders(ctx context.Context, numbers []string) (map[string][]porting.NumberHolder, error) {
+	out := map[string][]porting.NumberHolder{}
+	if len(numbers) == 0 {
+		return out, nil
+	}
+	v := viewActivePortInNumbers
+	// Never stale: a stale index would both miss a request just replicated
+	// in and still show one just canceled, refusing a number now free.
+	rs := s.db(v.DB).Query(ctx, v.Design, v.View, kivik.Param("keys", numbers))
+	defer rs.Close()
+	for rs.Next() {
+		var number, account string
+		if err := rs.ScanKey(&number); err != nil {
+			continue
+		}
+		_ = rs.ScanValue(&account)
+		id, _ := rs.ID()
+		out[number] = append(out[number], porting.NumberHolder{RequestID: id, AccountID: account})
+	}
+	if err := rs.Err(); err != nil {
+		return nil, storeErr(err, "")
+	}
+	return out, nil
+}
+
+// decodeRequest reads a port request document; ok is false for a document
+// that is none (another pvt_type, null from a vanished view row).
+func decodeRequest(raw json.RawMessage) (*porting.Request, bool, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, false, nil
+	}
+	var head struct {
+		Type string `json:"pvt_type"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, false, porting.Wrap(porting.KindInternal, "decode port request", err)
+	}
+	if head.Type != porting.RequestType {
+		return nil, false, nil
+	}
+	r := &porting.Request{}
+	if err := json.Unmarshal(raw, r); err != nil {
+		return nil, false, porting.Wrap(porting.KindInternal, "decode port request", err)
+	}
+	return r, true, nil
+}

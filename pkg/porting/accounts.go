@@ -1,0 +1,279 @@
+package porting
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	mrand "math/rand/v2"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// MasterAccountName is the name given to the account created at first start.
+const MasterAccountName = "Master Account"
+
+// NewAPIKey returns a random 64-hex-character API key, Kazoo's format.
+func NewAPIKey() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// Bootstrap makes sure a master account exists. When none does it creates
+// one with apiKey (a random key when empty) and reports created=true so that
+// the caller can tell the operator the key once.
+func (s *Service) Bootstrap(ctx context.Context, apiKey string) (acct *Account, created bool, err error) {
+	master, err := s.store.MasterAccount(ctx)
+	if err == nil {
+		return master, false, nil
+	}
+	if !IsKind(err, KindNotFound) {
+		return nil, false, err
+	}
+	if apiKey == "" {
+		apiKey = NewAPIKey()
+	}
+	now := s.gregorianNow()
+	master = &Account{
+		ID: s.newID(), Name: MasterAccountName, Tree: []string{}, APIKey: apiKey,
+		SuperDuperAdmin: true, PortAuthority: true, Created: now, Modified: now, Other: Fields{},
+	}
+	if err := s.store.CreateAccount(ctx, master); err != nil {
+		return nil, false, err
+	}
+	// Two replicas starting together may both create one; everyone agrees on
+	// the oldest, so read it back rather than trusting our own write.
+	winner, err := s.store.MasterAccount(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	return winner, winner.ID == master.ID, nil
+}
+
+// Authenticate finds the account owning apiKey. A wrong key is
+// KindUnauthorized, never KindNotFound: the caller has no identity yet.
+func (s *Service) Authenticate(ctx context.Context, apiKey string) (*Account, error) {
+	if apiKey == "" {
+		return nil, E(KindUnauthorized, "unauthorized")
+	}
+	a, err := s.store.AccountByAPIKey(ctx, apiKey)
+	if IsKind(err, KindNotFound) {
+		return nil, E(KindUnauthorized, "unauthorized")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.accounts.put(a)
+	return a, nil
+}
+
+// Account returns the account id, from a short-lived cache when fresh. The
+// result is shared: callers must not modify it.
+func (s *Service) Account(ctx context.Context, id string) (*Account, error) {
+	if a, ok := s.accounts.get(id); ok {
+		return a, nil
+	}
+	a, err := s.store.GetAccount(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.accounts.put(a)
+	return a, nil
+}
+
+// Authorize returns account id when actor may act on it (it is actor's own
+// account or a descendant). An unknown account is forbidden too, so that a
+// caller cannot probe which ids exist outside its subtree.
+func (s *Service) Authorize(ctx context.Context, actor *Account, id string) (*Account, error) {
+	a, err := s.Account(ctx, id)
+	if IsKind(err, KindNotFound) {
+		return nil, Forbidden("account is outside your account tree")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !a.Within(actor.ID) {
+		return nil, Forbidden("account is outside your account tree")
+	}
+	return a, nil
+}
+
+// CreateAccount creates a sub-account of parentID from the client's data.
+func (s *Service) CreateAccount(ctx context.Context, actor *Account, parentID string, data Fields) (*Account, error) {
+	parent, err := s.Authorize(ctx, actor, parentID)
+	if err != nil {
+		return nil, err
+	}
+	name, err := accountName(data, true)
+	if err != nil {
+		return nil, err
+	}
+	authority, err := optionalBool(data, "port_authority")
+	if err != nil {
+		return nil, err
+	}
+	now := s.gregorianNow()
+	tree := append(append([]string{}, parent.Tree...), parent.ID)
+	a := &Account{
+		ID: s.newID(), Name: name, Tree: tree, APIKey: NewAPIKey(),
+		PortAuthority: authority != nil && *authority, Created: now, Modified: now,
+		Other: clientFields(data, accountReadOnly),
+	}
+	if err := s.store.CreateAccount(ctx, a); err != nil {
+		return nil, err
+	}
+	s.accounts.put(a)
+	return a, nil
+}
+
+// UpdateAccount edits account id: its name (the account itself or an
+// ancestor), its port authority flag (a strict ancestor only) and other
+// public members.
+func (s *Service) UpdateAccount(ctx context.Context, actor *Account, id string, data Fields) (*Account, error) {
+	if _, err := s.Authorize(ctx, actor, id); err != nil {
+		return nil, err
+	}
+	name, err := accountName(data, false)
+	if err != nil {
+		return nil, err
+	}
+	authority, err := optionalBool(data, "port_authority")
+	if err != nil {
+		return nil, err
+	}
+	var updated *Account
+	err = s.retryConflict(ctx, func() error {
+		a, err := s.store.GetAccount(ctx, id)
+		if err != nil {
+			return err
+		}
+		if authority != nil && *authority != a.PortAuthority {
+			if !a.HasAncestor(actor.ID) {
+				return Forbidden("only an ancestor account may change port_authority")
+			}
+			a.PortAuthority = *authority
+		}
+		if name != "" {
+			a.Name = name
+		}
+		for k, v := range clientFields(data, accountReadOnly) {
+			a.Other[k] = v
+		}
+		a.Modified = s.gregorianNow()
+		if err := s.store.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		updated = a
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.accounts.put(updated)
+	return updated, nil
+}
+
+// Children lists the direct sub-accounts of id.
+func (s *Service) Children(ctx context.Context, actor *Account, id string) ([]*Account, error) {
+	if _, err := s.Authorize(ctx, actor, id); err != nil {
+		return nil, err
+	}
+	return s.store.ChildAccounts(ctx, id)
+}
+
+// Descendants lists every account below id.
+func (s *Service) Descendants(ctx context.Context, actor *Account, id string) ([]*Account, error) {
+	if _, err := s.Authorize(ctx, actor, id); err != nil {
+		return nil, err
+	}
+	return s.store.DescendantAccounts(ctx, id)
+}
+
+// conflictRetries bounds read-modify-write retries on a stale revision.
+const conflictRetries = 12
+
+// retryConflict runs fn again while it fails with KindConflict: another
+// writer changed the document between our read and our write. Waits grow
+// and are jittered so that a crowd of writers on one document (concurrent
+// uploads) spreads out instead of colliding again in lockstep.
+func (s *Service) retryConflict(ctx context.Context, fn func() error) error {
+	var err error
+	for i := 0; i < conflictRetries; i++ {
+		if err = fn(); !IsKind(err, KindConflict) {
+			return err
+		}
+		wait := time.Duration(1+mrand.IntN(5<<min(i, 6))) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return Wrap(KindUnavailable, "datastore unavailable", ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+	return Wrap(KindConflict, "datastore conflict", err)
+}
+
+// accountReadOnly lists members a client may send back but never sets.
+var accountReadOnly = map[string]bool{
+	"id": true, "name": true, "port_authority": true, "created": true, "updated": true,
+	"superduper_admin": true, "api_key": true, "tree": true, "_read_only": true,
+}
+
+// clientFields keeps the members a client may set: no private (`pvt_`),
+// CouchDB (`_`) or read-only members.
+func clientFields(data Fields, readOnly map[string]bool) Fields {
+	out := Fields{}
+	for k, v := range data {
+		if readOnly[k] || strings.HasPrefix(k, "pvt_") || strings.HasPrefix(k, "_") {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func accountName(data Fields, required bool) (string, error) {
+	raw, ok := data["name"]
+	if !ok || isNull(raw) {
+		if required {
+			return "", ValidationError("name", "required", "Field is required but missing", nil)
+		}
+		return "", nil
+	}
+	var name string
+	if err := json.Unmarshal(raw, &name); err != nil {
+		return "", ValidationError("name", "type", "Value did not match type(s): string",
+			map[string]any{"value": raw})
+	}
+	return name, checkName(name)
+}
+
+// checkName applies Kazoo's 1–128 character rule to a name.
+func checkName(name string) error {
+	n := utf8.RuneCountInString(strings.TrimSpace(name))
+	if n < 1 {
+		return ValidationError("name", "minLength", "String must be at least 1 characters",
+			map[string]any{"target": 1, "value": name})
+	}
+	if utf8.RuneCountInString(name) > 128 {
+		return ValidationError("name", "maxLength", "String must not be more than 128 characters",
+			map[string]any{"target": 128})
+	}
+	return nil
+}
+
+func optionalBool(data Fields, key string) (*bool, error) {
+	raw, ok := data[key]
+	if !ok || isNull(raw) {
+		return nil, nil
+	}
+	var b bool
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, ValidationError(key, "type", "Value did not match type(s): boolean",
+			map[string]any{"value": raw})
+	}
+	return &b, nil
+}

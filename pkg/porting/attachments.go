@@ -1,0 +1,179 @@
+package porting
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// AttachmentTypes are the content types an attachment may have.
+var AttachmentTypes = map[string]bool{
+	"application/pdf": true, "application/x-pdf": true,
+	"application/octet-stream": true, "text/plain": true,
+}
+
+// IsPDFType reports whether ct names a PDF.
+func IsPDFType(ct string) bool { return ct == "application/pdf" || ct == "application/x-pdf" }
+
+// Upload is an attachment body the API layer has already bounded and
+// spooled, so that a write lost to a conflict can be retried from the start.
+type Upload struct {
+	Name        string // as the client named it ("" = generated)
+	ContentType string
+	Open        func() (io.ReadCloser, error)
+}
+
+// AttachmentName applies Kazoo's naming: a generated name when none is
+// given, and ".pdf" appended to a PDF's name that lacks it.
+func AttachmentName(name, contentType string, now int64) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = fmt.Sprintf("uploaded_file_%d", now)
+	}
+	if strings.HasPrefix(name, "_") || strings.ContainsAny(name, "/\\\x00\r\n") || len(name) > 255 {
+		return "", ValidationError("filename", "pattern",
+			"file names must not start with _ nor contain slashes or control characters", map[string]any{"value": name})
+	}
+	if IsPDFType(contentType) && !strings.HasSuffix(strings.ToLower(name), ".pdf") {
+		name += ".pdf"
+	}
+	return name, nil
+}
+
+// pdfMagic starts every PDF; "JVBERi0" is its base64.
+var pdfMagic = []byte("%PDF-")
+
+// LooksLikePDF reports whether the start of a body is a PDF: raw bytes, a
+// data URI or a bare base64 string that decodes to one. Monster UI uploads
+// data URIs, curl raw bytes; both are stored as received.
+func LooksLikePDF(head []byte) bool {
+	h := bytes.TrimLeft(head, " \t\r\n")
+	if bytes.HasPrefix(h, pdfMagic) {
+		return true
+	}
+	if bytes.HasPrefix(h, []byte("\"")) { // a JSON string body
+		h = h[1:]
+	}
+	if bytes.HasPrefix(h, []byte("data:")) {
+		i := bytes.IndexByte(h, ',')
+		if i < 0 || !bytes.Contains(h[:i], []byte(";base64")) {
+			return false
+		}
+		h = h[i+1:]
+	}
+	if len(h) < 8 {
+		return false
+	}
+	dec := make([]byte, base64.StdEncoding.DecodedLen(8))
+	n, err := base64.StdEncoding.Decode(dec, h[:8])
+	return err == nil && bytes.HasPrefix(dec[:n], pdfMagic)
+}
+
+// checkUploadType refuses a type outside AttachmentTypes, and a PDF type
+// whose body is no PDF.
+func checkUploadType(u Upload) error {
+	if !AttachmentTypes[u.ContentType] {
+		return &Error{Kind: KindUnsupportedMedia, Message: "unsupported media type", Data: map[string]any{
+			"message": "attachments must be application/pdf, application/x-pdf, application/octet-stream or text/plain, not " + u.ContentType}}
+	}
+	if !IsPDFType(u.ContentType) {
+		return nil
+	}
+	rc, err := u.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	head, _ := bufio.NewReaderSize(rc, 128).Peek(64)
+	if !LooksLikePDF(head) {
+		return &Error{Kind: KindUnsupportedMedia, Message: "unsupported media type", Data: map[string]any{
+			"message": "the body is not a PDF (raw %PDF- bytes or a data:application/pdf;base64 URI)"}}
+	}
+	return nil
+}
+
+// ListAttachments returns a request's uploads.
+func (s *Service) ListAttachments(ctx context.Context, actor *Account, accountID, id string) (*Request, error) {
+	return s.GetRequest(ctx, actor, accountID, id)
+}
+
+// PutAttachment adds or replaces an attachment. With mustExist (POST) the
+// name must already exist. The write uses the current revision and is
+// retried on conflict, so concurrent uploads to one request all land.
+func (s *Service) PutAttachment(ctx context.Context, actor *Account, accountID, id string, u Upload, mustExist bool) (*Request, string, error) {
+	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
+		return nil, "", err
+	}
+	name, err := AttachmentName(u.Name, u.ContentType, s.gregorianNow())
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkUploadType(u); err != nil {
+		return nil, "", err
+	}
+	var out *Request
+	err = s.retryConflict(ctx, func() error {
+		r, err := s.requestFor(ctx, accountID, id)
+		if err != nil {
+			return err
+		}
+		if _, ok := r.Attachments[name]; mustExist && !ok {
+			return NotFound(name)
+		}
+		body, err := u.Open()
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		if _, err := s.store.PutAttachment(ctx, r.ID, r.Rev, name, u.ContentType, body); err != nil {
+			return err
+		}
+		out, err = s.store.GetRequest(ctx, r.ID)
+		return err
+	})
+	return out, name, err
+}
+
+// GetAttachment opens attachment name of request id.
+func (s *Service) GetAttachment(ctx context.Context, actor *Account, accountID, id, name string) (*AttachmentReader, error) {
+	r, err := s.GetRequest(ctx, actor, accountID, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := r.Attachments[name]; !ok {
+		return nil, NotFound(name)
+	}
+	return s.store.GetAttachment(ctx, r.ID, name)
+}
+
+// DeleteAttachment removes attachment name, allowed in the states where the
+// request itself may be deleted.
+func (s *Service) DeleteAttachment(ctx context.Context, actor *Account, accountID, id, name string) (*Request, error) {
+	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
+		return nil, err
+	}
+	var out *Request
+	err := s.retryConflict(ctx, func() error {
+		r, err := s.requestFor(ctx, accountID, id)
+		if err != nil {
+			return err
+		}
+		if _, ok := r.Attachments[name]; !ok {
+			return NotFound(name)
+		}
+		if r.State != Unconfirmed && r.State != Rejected && r.State != Canceled {
+			return &Error{Kind: KindMethodNotAllowed, Message: "invalid method",
+				Data: map[string]any{"message": "attachments of a " + string(r.State) + " port request cannot be deleted"}}
+		}
+		if _, err := s.store.DeleteAttachment(ctx, r.ID, r.Rev, name); err != nil {
+			return err
+		}
+		out, err = s.store.GetRequest(ctx, r.ID)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,250 @@
+package porting
+
+import (
+	"context"
+	"sort"
+)
+
+// Kazoo's messages for a number that cannot go on a request.
+const (
+	msgOnRequest        = "Number is on a port request already: "
+	msgOtherAccount     = "Number is being ported for a different account"
+	msgExistsOnSystem   = "Number exists on the system already"
+	numberErrorRuleType = "type"
+)
+
+// claimGrace is how long (seconds) a fresh claim is trusted without looking
+// at its request; far longer than a claim-then-write takes.
+const claimGrace = 120
+
+// numberErrors collects per-number failures in the seed's shape, keyed by
+// the number as the client sent it.
+type numberErrors map[string]any
+
+func (ne numberErrors) add(asSent, message string) {
+	ne[asSent] = map[string]any{numberErrorRuleType: map[string]any{"cause": asSent, "message": message}}
+}
+
+func (ne numberErrors) err() error {
+	if len(ne) == 0 {
+		return nil
+	}
+	return &Error{Kind: KindInvalidRequest, Message: "invalid request", Data: map[string]any(ne)}
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkNumbers refuses numbers in service anywhere or held by another live
+// active request, without claiming anything (drafts hold no numbers).
+func (s *Service) checkNumbers(ctx context.Context, reqID, accountID string, asSent map[string]string) error {
+	numbers := sortedKeys(asSent)
+	ne := numberErrors{}
+	if err := s.checkInService(ctx, reqID, numbers, asSent, ne); err != nil {
+		return err
+	}
+	claims, err := s.store.GetClaims(ctx, numbers)
+	if err != nil {
+		return err
+	}
+	for _, n := range numbers {
+		c, ok := claims[n]
+		if !ok || c.RequestID == reqID {
+			continue
+		}
+		live, err := s.claimIsLive(ctx, c)
+		if err != nil {
+			return err
+		}
+		if live {
+			ne.add(asSent[n], claimMessage(c, accountID))
+		}
+	}
+	if err := s.checkUnclaimedHolders(ctx, reqID, accountID, numbers, asSent, ne); err != nil {
+		return err
+	}
+	return ne.err()
+}
+
+// checkUnclaimedHolders adds an error for every number an active request
+// carries without a claim: a request written by Kazoo (replicated in, or
+// from before portreqd). Claims remain the guarantee between portreqd
+// writers; this keeps Kazoo's own active requests respected too.
+func (s *Service) checkUnclaimedHolders(ctx context.Context, reqID, accountID string, numbers []string, asSent map[string]string, ne numberErrors) error {
+	holders, err := s.store.ActiveHolders(ctx, numbers)
+	if err != nil {
+		return err
+	}
+	for _, n := range numbers {
+		if _, reported := ne[asSent[n]]; reported {
+			continue
+		}
+		for _, h := range holders[n] {
+			if h.RequestID == reqID {
+				continue
+			}
+			ne.add(asSent[n], claimMessage(&Claim{RequestID: h.RequestID, AccountID: h.AccountID}, accountID))
+			break
+		}
+	}
+	return nil
+}
+
+func claimMessage(c *Claim, accountID string) string {
+	if c.AccountID != accountID {
+		return msgOtherAccount
+	}
+	return msgOnRequest + c.RequestID
+}
+
+// checkInService adds an error for every number a number database holds in
+// service (except for request reqID's own ported numbers).
+func (s *Service) checkInService(ctx context.Context, reqID string, numbers []string, asSent map[string]string, ne numberErrors) error {
+	docs, err := s.store.GetNumbers(ctx, numbers)
+	if err != nil {
+		return err
+	}
+	for _, n := range numbers {
+		if d, ok := docs[n]; ok && d.State != "" && d.State != "deleted" && d.PortID != reqID {
+			ne.add(asSent[n], msgExistsOnSystem)
+		}
+	}
+	return nil
+}
+
+// claimIsLive reports whether a claim's request still holds the number. A
+// process that died between claiming and writing its request leaves a stale
+// claim; checking the holder makes such claims heal themselves.
+//
+// A claim younger than claimGrace counts as live whatever its request says:
+// its holder may be between claiming and writing its new state.
+func (s *Service) claimIsLive(ctx context.Context, c *Claim) (bool, error) {
+	if s.gregorianNow()-c.Created < claimGrace {
+		return true, nil
+	}
+	holder, err := s.store.GetRequest(ctx, c.RequestID)
+	if IsKind(err, KindNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if holder.Deleted || !holder.State.Active() {
+		return false, nil
+	}
+	for _, n := range holder.Numbers() {
+		if n == c.Number {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// claimNumbers makes request r hold every number in asSent. It returns the
+// numbers this call claimed (to release if the caller's write fails). On
+// any number error it releases what it took and returns the errors.
+func (s *Service) claimNumbers(ctx context.Context, r *Request, asSent map[string]string) ([]string, error) {
+	numbers := sortedKeys(asSent)
+	ne := numberErrors{}
+	if err := s.checkInService(ctx, r.ID, numbers, asSent, ne); err != nil {
+		return nil, err
+	}
+	if err := s.checkUnclaimedHolders(ctx, r.ID, r.AccountID, numbers, asSent, ne); err != nil {
+		return nil, err
+	}
+	if err := ne.err(); err != nil {
+		return nil, err
+	}
+	existing, err := s.store.GetClaims(ctx, numbers)
+	if err != nil {
+		return nil, err
+	}
+	var stale []*Claim
+	var want []*Claim
+	now := s.gregorianNow()
+	for _, n := range numbers {
+		if c, ok := existing[n]; ok {
+			if c.RequestID == r.ID {
+				continue
+			}
+			live, err := s.claimIsLive(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			if live {
+				ne.add(asSent[n], claimMessage(c, r.AccountID))
+				continue
+			}
+			stale = append(stale, c)
+		}
+		want = append(want, &Claim{Number: n, RequestID: r.ID, AccountID: r.AccountID, Created: now, Type: ClaimType})
+	}
+	if err := ne.err(); err != nil {
+		return nil, err
+	}
+	if len(stale) > 0 {
+		if err := s.store.DeleteClaims(ctx, stale); err != nil {
+			return nil, err
+		}
+	}
+	taken, err := s.store.CreateClaims(ctx, want)
+	var got []string
+	takenSet := map[string]bool{}
+	for _, n := range taken {
+		takenSet[n] = true
+	}
+	for _, c := range want {
+		if !takenSet[c.Number] && c.Rev != "" {
+			got = append(got, c.Number)
+		}
+	}
+	if err != nil {
+		s.releaseNumbers(ctx, r.ID, got)
+		return nil, err
+	}
+	if len(taken) == 0 {
+		return got, nil
+	}
+	// Someone claimed between our read and our write: give back what we
+	// took and report who holds the rest.
+	s.releaseNumbers(ctx, r.ID, got)
+	holders, err := s.store.GetClaims(ctx, taken)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range taken {
+		if c, ok := holders[n]; ok {
+			ne.add(asSent[n], claimMessage(c, r.AccountID))
+		} else {
+			return nil, E(KindConflict, "datastore conflict") // the holder left meanwhile: retry
+		}
+	}
+	return nil, ne.err()
+}
+
+// releaseNumbers deletes the claims request reqID holds on numbers. It is
+// best effort: a claim left behind is stale and is taken over by the next
+// request that needs the number (see claimIsLive).
+func (s *Service) releaseNumbers(ctx context.Context, reqID string, numbers []string) {
+	if len(numbers) == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	claims, err := s.store.GetClaims(ctx, numbers)
+	if err != nil {
+		return
+	}
+	var mine []*Claim
+	for _, c := range claims {
+		if c.RequestID == reqID {
+			mine = append(mine, c)
+		}
+	}
+	_ = s.store.DeleteClaims(ctx, mine)
+}

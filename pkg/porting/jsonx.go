@@ -1,0 +1,75 @@
+package porting
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// Fields is a JSON object kept as raw members. Documents written by Kazoo (or
+// by clients) carry keys portreqd does not model; keeping them raw means a
+// read-modify-write never drops them.
+type Fields map[string]json.RawMessage
+
+// Clone returns a shallow copy; raw values are immutable by convention.
+func (f Fields) Clone() Fields {
+	out := make(Fields, len(f))
+	for k, v := range f {
+		out[k] = v
+	}
+	return out
+}
+
+// Set marshals v under key.
+func (f Fields) Set(key string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("porting: marshal " + key + ": " + err.Error())
+	}
+	f[key] = b
+}
+
+// String returns the member key as a string, "" when absent or not a string.
+func (f Fields) String(key string) string {
+	var s string
+	if raw, ok := f[key]; ok {
+		_ = json.Unmarshal(raw, &s)
+	}
+	return s
+}
+
+// Bool returns the member key as a bool, false when absent or not a bool.
+func (f Fields) Bool(key string) bool {
+	var b bool
+	if raw, ok := f[key]; ok {
+		_ = json.Unmarshal(raw, &b)
+	}
+	return b
+}
+
+// isNull reports whether raw is JSON null (or empty).
+func isNull(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+}
+
+// jsonType names the JSON type of raw as JSON Schema does.
+func jsonType(raw json.RawMessage) string {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 {
+		return "null"
+	}
+	switch t[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	default:
+		return "number"
+	}
+}

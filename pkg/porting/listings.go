@@ -1,0 +1,255 @@
+package porting
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// MaxWindow is the widest modified window a windowed listing may ask for
+// (31 days), Kazoo's bound.
+const MaxWindow = 2682000
+
+// DefaultPageSize is the page size of windowed listings.
+const DefaultPageSize = 50
+
+// ListOptions are a listing's query parameters.
+type ListOptions struct {
+	From, To    int64  // modified window; zero = default (ending now)
+	StartKey    string // as the client sent it: a timestamp, the seed's array, or a next_start_key
+	PageSize    int    // zero = DefaultPageSize
+	NoPaginate  bool   // paginate=false
+	Descendants bool   // the /descendants/ variant
+}
+
+// Group is the requests of one account in a listing.
+type Group struct {
+	AccountID    string   `json:"account_id"`
+	AccountName  string   `json:"account_name"`
+	PortRequests []Fields `json:"port_requests"`
+}
+
+// Listing is a listing's answer.
+type Listing struct {
+	Groups       []Group
+	Flat         []Fields // by_number answers a flat list instead
+	PageSize     int
+	StartKey     any
+	NextStartKey any
+	Paginated    bool
+}
+
+// window resolves and checks a listing's modified window.
+func (s *Service) window(o ListOptions) (from, to int64, err error) {
+	to = o.To
+	if to == 0 {
+		to = s.gregorianNow()
+	}
+	from = o.From
+	if from == 0 {
+		from = to - MaxWindow
+	}
+	if from > to {
+		return 0, 0, ValidationError("modified_from", "maximum",
+			"modified_from must not be after modified_to", map[string]any{"value": from, "target": to})
+	}
+	if to-from > MaxWindow {
+		return 0, 0, ValidationError("modified_to", "range",
+			fmt.Sprintf("the window from modified_from to modified_to must not exceed %d seconds", MaxWindow),
+			map[string]any{"value": to - from, "target": MaxWindow})
+	}
+	return from, to, nil
+}
+
+// parseStartKey reads a start_key: a Gregorian timestamp, the seed's
+// [account, state, timestamp] array, or our next_start_key "ts:id" (resume
+// strictly after that row, so rows sharing a second are neither repeated
+// nor skipped).
+func parseStartKey(raw string) (*Cursor, error) {
+	raw = strings.TrimSpace(raw)
+	bad := ValidationError("start_key", "format",
+		"start_key must be a timestamp, [account_id, state, timestamp], or a next_start_key", map[string]any{"value": raw})
+	if raw == "" {
+		return nil, nil
+	}
+	if ts, id, ok := strings.Cut(raw, ":"); ok {
+		n, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil || !IsID(id) {
+			return nil, bad
+		}
+		return &Cursor{Modified: n, ID: id}, nil
+	}
+	if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
+		return &Cursor{Modified: n}, nil
+	}
+	var arr []json.RawMessage
+	if json.Unmarshal([]byte(raw), &arr) == nil && len(arr) >= 3 {
+		var n int64
+		if json.Unmarshal(arr[2], &n) == nil {
+			c := &Cursor{Modified: n}
+			if len(arr) >= 4 {
+				var id string
+				if json.Unmarshal(arr[3], &id) == nil && IsID(id) {
+					c.ID = id
+				}
+			}
+			return c, nil
+		}
+	}
+	return nil, bad
+}
+
+// ListState lists the requests of one state through account accountID.
+func (s *Service) ListState(ctx context.Context, actor *Account, accountID string, state State, o ListOptions) (*Listing, error) {
+	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
+		return nil, err
+	}
+	q := ListQuery{Account: accountID, Descendants: o.Descendants, State: state}
+	out := &Listing{}
+	if state.Windowed() {
+		from, to, err := s.window(o)
+		if err != nil {
+			return nil, err
+		}
+		q.From, q.To = from, to
+		after, err := parseStartKey(o.StartKey)
+		if err != nil {
+			return nil, err
+		}
+		q.After = after
+		if !o.NoPaginate {
+			q.Limit = o.PageSize
+			if q.Limit <= 0 {
+				q.Limit = DefaultPageSize
+			}
+			out.Paginated = true
+		}
+		out.StartKey = []any{accountID, string(state), to}
+		if after != nil {
+			out.StartKey = o.StartKey
+		}
+	}
+	page, err := s.store.ListRequests(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if out.Groups, err = s.group(ctx, page.Requests); err != nil {
+		return nil, err
+	}
+	out.PageSize = len(page.Requests)
+	if page.More && len(page.Requests) > 0 {
+		last := page.Requests[len(page.Requests)-1]
+		out.NextStartKey = fmt.Sprintf("%d:%s", last.Modified, last.ID)
+	}
+	return out, nil
+}
+
+// ListAll is the all-states listing, as Kazoo 4.0 answers it: the working
+// states in full, unconfirmed, completed and canceled within the window.
+func (s *Service) ListAll(ctx context.Context, actor *Account, accountID string, o ListOptions) (*Listing, error) {
+	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
+		return nil, err
+	}
+	from, to, err := s.window(o)
+	if err != nil {
+		return nil, err
+	}
+	var all []*Request
+	for _, st := range States {
+		q := ListQuery{Account: accountID, Descendants: o.Descendants, State: st}
+		if st == Unconfirmed || st.Windowed() {
+			q.From, q.To = from, to
+		}
+		page, err := s.store.ListRequests(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Requests...)
+	}
+	sortNewestFirst(all)
+	groups, err := s.group(ctx, all)
+	if err != nil {
+		return nil, err
+	}
+	return &Listing{Groups: groups, PageSize: len(all)}, nil
+}
+
+// ByNumber lists the requests carrying a number, visible through accountID
+// (its own only, or with Descendants its whole subtree), as a flat list.
+func (s *Service) ByNumber(ctx context.Context, actor *Account, accountID, number string, descendants bool) (*Listing, error) {
+	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
+		return nil, err
+	}
+	e164, ok := NormalizeNumber(number)
+	if !ok {
+		return nil, ValidationError("by_number", "pattern", fmt.Sprintf("%q is not a phone number", number),
+			map[string]any{"cause": number})
+	}
+	found, err := s.store.RequestsByNumber(ctx, e164)
+	if err != nil {
+		return nil, err
+	}
+	var mine []*Request
+	for _, r := range found {
+		if r.AccountID == accountID || descendants && r.VisibleTo(accountID) {
+			mine = append(mine, r)
+		}
+	}
+	sortNewestFirst(mine)
+	flat := make([]Fields, 0, len(mine))
+	for _, r := range mine {
+		v, err := s.row(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		flat = append(flat, v)
+	}
+	return &Listing{Flat: flat, PageSize: len(flat)}, nil
+}
+
+func sortNewestFirst(rs []*Request) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		if rs[i].Modified != rs[j].Modified {
+			return rs[i].Modified > rs[j].Modified
+		}
+		return rs[i].ID > rs[j].ID
+	})
+}
+
+// row is a request as a listing shows it: its view plus account_id.
+func (s *Service) row(ctx context.Context, r *Request) (Fields, error) {
+	v, err := s.View(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	v.Set("account_id", r.AccountID)
+	return v, nil
+}
+
+// group arranges rows (newest first) by account, accounts in order of their
+// newest row.
+func (s *Service) group(ctx context.Context, rs []*Request) ([]Group, error) {
+	groups := []Group{}
+	index := map[string]int{}
+	for _, r := range rs {
+		v, err := s.row(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		i, ok := index[r.AccountID]
+		if !ok {
+			name := ""
+			if a, err := s.Account(ctx, r.AccountID); err == nil {
+				name = a.Name
+			}
+			groups = append(groups, Group{AccountID: r.AccountID, AccountName: name, PortRequests: []Fields{}})
+			i = len(groups) - 1
+			index[r.AccountID] = i
+		}
+		groups[i].PortRequests = append(groups[i].PortRequests, v)
+	}
+	return groups, nil
+}

@@ -1,0 +1,216 @@
+package porting
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+)
+
+// RequestType is pvt_type of a port request document.
+const RequestType = "port_request"
+
+// requestVsn is written to pvt_vsn; Kazoo's port request documents carry "1".
+const requestVsn = "1"
+
+// Request is a port request document of the global `port_requests`
+// database, in Kazoo's shape: the public members as the client sent them
+// (numbers normalized) plus private members. Members portreqd does not model
+// are kept in Public or Private so that Kazoo's own documents round-trip.
+type Request struct {
+	ID          string
+	Rev         string
+	Public      Fields // name, numbers, bill, carrier, … and unknown public keys
+	State       State
+	AccountID   string
+	Tree        []string // the owning account's ancestors and the account itself
+	Created     int64
+	Modified    int64
+	Sent        bool
+	Deleted     bool
+	Transitions []Transition
+	Attachments map[string]Attachment
+	Private     Fields // pvt_* and _* members not modelled above
+}
+
+// Transition is one entry of pvt_transitions.
+type Transition struct {
+	Timestamp     int64           `json:"timestamp"`
+	Type          string          `json:"type"`
+	Reason        string          `json:"reason,omitempty"`
+	Transition    TransitionState `json:"transition"`
+	Authorization Authorization   `json:"authorization"`
+}
+
+// TransitionState names the states of one transition.
+type TransitionState struct {
+	New      State `json:"new"`
+	Previous State `json:"previous"`
+}
+
+// Authorization names who made a transition.
+type Authorization struct {
+	Account struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"account"`
+}
+
+// Attachment is the metadata CouchDB keeps of an inline attachment.
+type Attachment struct {
+	ContentType string `json:"content_type"`
+	Length      int64  `json:"length"`
+	Digest      string `json:"digest,omitempty"`
+	Revpos      int    `json:"revpos,omitempty"`
+	Stub        bool   `json:"stub,omitempty"`
+}
+
+// requestPrivate lists the members Request types itself.
+var requestPrivate = map[string]bool{
+	"_id": true, "_rev": true, "_attachments": true, "pvt_type": true, "pvt_port_state": true,
+	"pvt_account_id": true, "pvt_tree": true, "pvt_created": true,
+	"pvt_modified": true, "pvt_sent": true, "pvt_deleted": true, "pvt_transitions": true, "pvt_vsn": true,
+}
+
+// MarshalJSON writes the Kazoo document. Attachments are written as stubs,
+// which CouchDB keeps untouched on update.
+func (r Request) MarshalJSON() ([]byte, error) {
+	doc := make(Fields, len(r.Public)+len(r.Private)+16)
+	for k, v := range r.Public {
+		doc[k] = v
+	}
+	for k, v := range r.Private {
+		doc[k] = v
+	}
+	doc.Set("_id", r.ID)
+	if r.Rev != "" {
+		doc.Set("_rev", r.Rev)
+	}
+	doc.Set("pvt_type", RequestType)
+	doc.Set("pvt_port_state", r.State)
+	doc.Set("pvt_account_id", r.AccountID)
+	if _, ok := doc["pvt_account_db"]; !ok {
+		doc.Set("pvt_account_db", EncodedDB(AccountDB(r.AccountID)))
+	}
+	tree := r.Tree
+	if tree == nil {
+		tree = []string{}
+	}
+	doc.Set("pvt_tree", tree)
+	doc.Set("pvt_created", r.Created)
+	doc.Set("pvt_modified", r.Modified)
+	doc.Set("pvt_sent", r.Sent)
+	if r.Deleted {
+		doc.Set("pvt_deleted", true)
+	}
+	tr := r.Transitions
+	if tr == nil {
+		tr = []Transition{}
+	}
+	doc.Set("pvt_transitions", tr)
+	doc.Set("pvt_vsn", requestVsn)
+	if len(r.Attachments) > 0 {
+		stubs := make(map[string]Attachment, len(r.Attachments))
+		for name, a := range r.Attachments {
+			a.Stub = true
+			stubs[name] = a
+		}
+		doc.Set("_attachments", stubs)
+	}
+	return json.Marshal(map[string]json.RawMessage(doc))
+}
+
+// UnmarshalJSON reads a port request document, Kazoo's or ours.
+func (r *Request) UnmarshalJSON(b []byte) error {
+	var doc Fields
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	out := Request{Public: Fields{}, Private: Fields{}}
+	out.ID = doc.String("_id")
+	out.Rev = doc.String("_rev")
+	out.State = State(doc.String("pvt_port_state"))
+	if out.State == "" {
+		out.State = Unconfirmed
+	}
+	out.AccountID = doc.String("pvt_account_id")
+	_ = json.Unmarshal(doc["pvt_tree"], &out.Tree)
+	_ = json.Unmarshal(doc["pvt_created"], &out.Created)
+	_ = json.Unmarshal(doc["pvt_modified"], &out.Modified)
+	out.Sent = doc.Bool("pvt_sent")
+	out.Deleted = doc.Bool("pvt_deleted")
+	_ = json.Unmarshal(doc["pvt_transitions"], &out.Transitions)
+	if raw, ok := doc["_attachments"]; ok {
+		if err := json.Unmarshal(raw, &out.Attachments); err != nil {
+			return err
+		}
+	}
+	// pvt_account_db is derived; only a value that differs from ours (an
+	// older Kazoo's) is kept as found.
+	if doc.String("pvt_account_db") == EncodedDB(AccountDB(out.AccountID)) {
+		delete(doc, "pvt_account_db")
+	}
+	for k, v := range doc {
+		switch {
+		case requestPrivate[k]:
+		case strings.HasPrefix(k, "pvt_") || strings.HasPrefix(k, "_"):
+			out.Private[k] = v
+		default:
+			out.Public[k] = v
+		}
+	}
+	*r = out
+	return nil
+}
+
+// Numbers returns the E.164 keys of the request's numbers, sorted.
+func (r *Request) Numbers() []string {
+	var nums map[string]json.RawMessage
+	_ = json.Unmarshal(r.Public["numbers"], &nums)
+	out := make([]string, 0, len(nums))
+	for n := range nums {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Name is the request's name.
+func (r *Request) Name() string { return r.Public.String("name") }
+
+// VisibleTo reports whether the request belongs to account id's subtree.
+func (r *Request) VisibleTo(id string) bool {
+	if r.AccountID == id {
+		return true
+	}
+	for _, t := range r.Tree {
+		if t == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Uploads is the request's attachments as the API shows them.
+func (r *Request) Uploads() map[string]map[string]any {
+	out := make(map[string]map[string]any, len(r.Attachments))
+	for name, a := range r.Attachments {
+		out[name] = map[string]any{"content_type": a.ContentType, "length": a.Length}
+	}
+	return out
+}
+
+// View is the request as the API shows it: public members plus the computed
+// ones. The _read_only block is added by the service, which knows accounts.
+func (r *Request) View() Fields {
+	out := make(Fields, len(r.Public)+8)
+	for k, v := range r.Public {
+		out[k] = v
+	}
+	out.Set("id", r.ID)
+	out.Set("created", r.Created)
+	out.Set("updated", r.Modified)
+	out.Set("port_state", r.State)
+	out.Set("sent", r.Sent)
+	out.Set("uploads", r.Uploads())
+	return out
+}

@@ -1,0 +1,194 @@
+package porting
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// requestFor loads request id as seen through account accountID: deleted
+// requests, other document types and requests owned outside accountID's
+// subtree are all "bad identifier", so that tenants never learn of each
+// other's requests.
+func (s *Service) requestFor(ctx context.Context, accountID, id string) (*Request, error) {
+	if !IsID(id) {
+		return nil, NotFound(id)
+	}
+	r, err := s.store.GetRequest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Deleted || !r.VisibleTo(accountID) {
+		return nil, NotFound(id)
+	}
+	return r, nil
+}
+
+// View is a request as the API shows it, with Kazoo 4.3's _read_only block
+// naming the owning account and its port authority.
+func (s *Service) View(ctx context.Context, r *Request) (Fields, error) {
+	v := r.View()
+	ro := map[string]any{"account_id": r.AccountID}
+	if a, err := s.Account(ctx, r.AccountID); err == nil {
+		ro["account_name"] = a.Name
+	} else if !IsKind(err, KindNotFound) {
+		return nil, err
+	}
+	if auth, err := s.PortAuthority(ctx, r.AccountID); err == nil {
+		ro["port_authority"] = auth.ID
+		ro["port_authority_name"] = auth.Name
+	} else if !IsKind(err, KindNotFound) {
+		return nil, err
+	}
+	v.Set("_read_only", ro)
+	return v, nil
+}
+
+// CreateRequest stores a new unconfirmed request for account accountID.
+// Drafts claim no numbers, but a number already in service or held by an
+// active request is refused at once, as Kazoo does.
+func (s *Service) CreateRequest(ctx context.Context, actor *Account, accountID string, data Fields) (*Request, error) {
+	acct, err := s.Authorize(ctx, actor, accountID)
+	if err != nil {
+		return nil, err
+	}
+	in, err := validateRequest(data)
+	if err != nil {
+		return nil, err
+	}
+	id := s.newID()
+	if err := s.checkNumbers(ctx, id, acct.ID, in.asSent); err != nil {
+		return nil, err
+	}
+	now := s.gregorianNow()
+	r := &Request{
+		ID: id, Public: in.public, State: Unconfirmed, AccountID: acct.ID,
+		Tree: append(append([]string{}, acct.Tree...), acct.ID), Created: now, Modified: now,
+		Private: Fields{},
+	}
+	if err := s.store.CreateRequest(ctx, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// GetRequest reads request id through account accountID.
+func (s *Service) GetRequest(ctx context.Context, actor *Account, accountID, id string) (*Request, error) {
+	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
+		return nil, err
+	}
+	return s.requestFor(ctx, accountID, id)
+}
+
+// UpdateRequest replaces the public members of request id. The owner may
+// edit while the request is unconfirmed or rejected; the port authority at
+// any time, and then changed numbers are claimed and released as needed.
+func (s *Service) UpdateRequest(ctx context.Context, actor *Account, accountID, id string, data Fields) (*Request, error) {
+	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
+		return nil, err
+	}
+	in, err := validateRequest(data)
+	if err != nil {
+		return nil, err
+	}
+	var out *Request
+	err = s.retryConflict(ctx, func() error {
+		r, err := s.requestFor(ctx, accountID, id)
+		if err != nil {
+			return err
+		}
+		if r.State != Unconfirmed && r.State != Rejected {
+			isAuth, _, err := s.actsAsAuthority(ctx, actor, r.AccountID)
+			if err != nil {
+				return err
+			}
+			if !isAuth {
+				return Forbidden("a " + string(r.State) + " port request may be edited by the port authority only")
+			}
+		}
+		before := r.Numbers()
+		next := *r
+		next.Public = in.public
+		after := next.Numbers()
+		var claimed []string
+		if r.State.Active() {
+			if claimed, err = s.claimNumbers(ctx, &next, in.asSent); err != nil {
+				return err
+			}
+		} else if err := s.checkNumbers(ctx, r.ID, r.AccountID, in.asSent); err != nil {
+			return err
+		}
+		next.Modified = s.gregorianNow()
+		if err := s.store.UpdateRequest(ctx, &next); err != nil {
+			s.releaseNumbers(ctx, next.ID, claimed)
+			return err
+		}
+		if r.State.Active() {
+			s.releaseNumbers(ctx, r.ID, minus(before, after))
+		}
+		out = &next
+		return nil
+	})
+	return out, err
+}
+
+// DeleteRequest soft-deletes request id (pvt_deleted), allowed while it is
+// unconfirmed, rejected or canceled: states that hold no numbers.
+func (s *Service) DeleteRequest(ctx context.Context, actor *Account, accountID, id string) (*Request, error) {
+	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
+		return nil, err
+	}
+	var out *Request
+	err := s.retryConflict(ctx, func() error {
+		r, err := s.requestFor(ctx, accountID, id)
+		if err != nil {
+			return err
+		}
+		if r.State != Unconfirmed && r.State != Rejected && r.State != Canceled {
+			return &Error{Kind: KindMethodNotAllowed, Message: "invalid method",
+				Data: map[string]any{"message": "a " + string(r.State) + " port request cannot be deleted; cancel it first"}}
+		}
+		r.Deleted = true
+		r.Modified = s.gregorianNow()
+		if err := s.store.UpdateRequest(ctx, r); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// minus returns the members of a not in b.
+func minus(a, b []string) []string {
+	in := make(map[string]bool, len(b))
+	for _, x := range b {
+		in[x] = true
+	}
+	var out []string
+	for _, x := range a {
+		if !in[x] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// mergePublic overlays patch members onto public ones (a PATCH body).
+func mergePublic(public, patch Fields) Fields {
+	out := public.Clone()
+	for k, v := range clientFields(patch, requestReadOnly) {
+		out[k] = v
+	}
+	return out
+}
+
+// asSentIdentity maps each number to itself, for numbers already stored.
+func asSentIdentity(numbers []string) map[string]string {
+	m := make(map[string]string, len(numbers))
+	for _, n := range numbers {
+		m[n] = n
+	}
+	return m
+}
+
+func rawString(s string) json.RawMessage { b, _ := json.Marshal(s); return b }

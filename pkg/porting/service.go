@@ -1,0 +1,64 @@
+package porting
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// Service holds every rule of portreqd: who may act on which account, and
+// (later) the port request life cycle. The HTTP layer decodes and encodes;
+// the Store persists; everything in between is here.
+type Service struct {
+	store    Store
+	now      Clock
+	newID    IDSource
+	accounts *accountCache
+	masterID atomic.Pointer[string]
+	rules    Rules
+}
+
+// Rules are the operator's choices that change behaviour.
+type Rules struct {
+	// ActivationCharge is charged per ported number on submission (dollars);
+	// zero disables charges.
+	ActivationCharge float64
+	// AllowSubmittedToScheduled lets the authority skip pending.
+	AllowSubmittedToScheduled bool
+}
+
+// Config wires a Service.
+type Config struct {
+	Store Store
+	Clock Clock    // defaults to time.Now
+	IDs   IDSource // defaults to RandomID
+	// AccountTTL bounds how stale a cached account (tree, name, flags) may
+	// be; lookups happen on every request. Zero means 2 seconds.
+	AccountTTL time.Duration
+	Rules      Rules
+}
+
+// NewService builds a Service from cfg.
+func NewService(cfg Config) *Service {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.IDs == nil {
+		cfg.IDs = RandomID
+	}
+	if cfg.AccountTTL == 0 {
+		cfg.AccountTTL = 2 * time.Second
+	}
+	return &Service{
+		store:    cfg.Store,
+		now:      cfg.Clock,
+		newID:    cfg.IDs,
+		accounts: newAccountCache(cfg.AccountTTL, cfg.Clock),
+		rules:    cfg.Rules,
+	}
+}
+
+// Ping answers nil only when the store answers.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+func (s *Service) gregorianNow() int64 { return Gregorian(s.now()) }

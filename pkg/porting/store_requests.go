@@ -1,0 +1,119 @@
+package porting
+
+import (
+	"context"
+	"io"
+)
+
+// RequestStore keeps port request documents and their attachments.
+type RequestStore interface {
+	// CreateRequest stores a new request; sets r.Rev.
+	CreateRequest(ctx context.Context, r *Request) error
+	// GetRequest returns the document, deleted or not (the service decides).
+	GetRequest(ctx context.Context, id string) (*Request, error)
+	// UpdateRequest replaces the document at r.Rev, keeping its attachments;
+	// KindConflict when the revision is stale. Sets r.Rev.
+	UpdateRequest(ctx context.Context, r *Request) error
+	// ListRequests answers a listing from the views, newest modified first.
+	ListRequests(ctx context.Context, q ListQuery) (*ListPage, error)
+	// RequestsByNumber lists the undeleted requests carrying number e164.
+	RequestsByNumber(ctx context.Context, e164 string) ([]*Request, error)
+	// ActiveHolders returns, per number, the submitted, pending or scheduled
+	// requests carrying it (Kazoo's port_in_numbers view). Requests written
+	// by Kazoo claim nothing; this is how portreqd still sees them.
+	ActiveHolders(ctx context.Context, numbers []string) (map[string][]NumberHolder, error)
+
+	// PutAttachment stores body as attachment name of request id at rev
+	// (KindConflict when stale) and returns the new revision. It reads body
+	// to the end; the store enforces no size limit itself.
+	PutAttachment(ctx context.Context, id, rev, name, contentType string, body io.Reader) (string, error)
+	// GetAttachment opens attachment name of request id.
+	GetAttachment(ctx context.Context, id, name string) (*AttachmentReader, error)
+	// DeleteAttachment removes attachment name at rev; returns the new rev.
+	DeleteAttachment(ctx context.Context, id, rev, name string) (string, error)
+}
+
+// NumberHolder is an active request carrying a number.
+type NumberHolder struct {
+	RequestID string
+	AccountID string
+}
+
+// AttachmentReader is an open attachment.
+type AttachmentReader struct {
+	ContentType string
+	Length      int64
+	Body        io.ReadCloser
+}
+
+// ListQuery selects requests of one state for a listing.
+type ListQuery struct {
+	Account     string // the account whose requests are listed
+	Descendants bool   // include every account below Account
+	State       State
+	// From and To bound pvt_modified (Gregorian seconds, inclusive); zero
+	// To means no upper bound, zero From no lower bound.
+	From, To int64
+	// After resumes a listing: rows strictly after this one in
+	// (modified desc, id desc) order.
+	After *Cursor
+	// Limit bounds the rows returned; 0 means all.
+	Limit int
+}
+
+// Cursor is a position in a listing: the last row a page showed.
+type Cursor struct {
+	Modified int64
+	ID       string
+}
+
+// ListPage is one page of a listing.
+type ListPage struct {
+	Requests []*Request
+	More     bool // rows exist after the last one returned
+}
+
+// ClaimStore keeps one claim document per number held by an active request.
+// Creating a document with a fixed id is atomic in CouchDB, so two requests
+// (even on two replicas) can never both claim a number.
+type ClaimStore interface {
+	// GetClaims returns the claims on numbers; unclaimed numbers are absent.
+	GetClaims(ctx context.Context, numbers []string) (map[string]*Claim, error)
+	// CreateClaims stores each claim, setting its Rev, and returns the
+	// numbers that were claimed already (and so not stored by this call).
+	CreateClaims(ctx context.Context, claims []*Claim) (taken []string, err error)
+	// DeleteClaims removes each claim at its Rev; a claim that changed or
+	// vanished meanwhile is left alone.
+	DeleteClaims(ctx context.Context, claims []*Claim) error
+}
+
+// Claim says that an active port request holds a number.
+type Claim struct {
+	Number    string `json:"_id"`
+	Rev       string `json:"_rev,omitempty"`
+	RequestID string `json:"port_request_id"`
+	AccountID string `json:"pvt_account_id"`
+	Created   int64  `json:"pvt_created"`
+	Type      string `json:"pvt_type"` // ClaimType
+}
+
+// ClaimType is pvt_type of a claim document.
+const ClaimType = "port_number_claim"
+
+// NumberStore keeps numbers in service, in Kazoo's number databases.
+type NumberStore interface {
+	// GetNumbers returns the number documents of numbers; absent ones are
+	// missing from the map.
+	GetNumbers(ctx context.Context, numbers []string) (map[string]*PhoneNumber, error)
+	// CreateNumber stores n in its number database; KindConflict if present.
+	CreateNumber(ctx context.Context, n *PhoneNumber) error
+	// AccountNumbers lists the numbers assigned to account id.
+	AccountNumbers(ctx context.Context, accountID string) ([]*PhoneNumber, error)
+}
+
+// LedgerStore keeps billing transactions.
+type LedgerStore interface {
+	// CreateTransaction stores t once; KindConflict when t.ID exists, which
+	// makes a retried completion charge only once.
+	CreateTransaction(ctx context.Context, t *Transaction) error
+}

@@ -1,0 +1,82 @@
+// Package couchdbtest finds a CouchDB server for tests: the one named by
+// COUCHDB_URL, else (built with -tags docker) a couchdb:3 container started
+// with testcontainers, else the test is skipped — or fails under CI=true,
+// where a silently skipped storage suite would hide a broken set-up.
+package couchdbtest
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portreqd/portreqd/pkg/couchstore"
+)
+
+// startContainer is set by the docker-tagged file; nil without the tag so
+// that ordinary builds do not depend on a Docker engine.
+var startContainer func() (string, error)
+
+// containerURL is the URL of the started container, "" before.
+var (
+	containerMu  sync.Mutex
+	containerURL string
+)
+
+// URL returns the URL of the CouchDB server to test against, credentials
+// included.
+func URL(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv("COUCHDB_URL"); u != "" {
+		return u
+	}
+	if startContainer != nil {
+		u, err := startContainer()
+		if err != nil {
+			t.Fatalf("couchdbtest: start couchdb:3 container: %v", err)
+		}
+		containerMu.Lock()
+		containerURL = u
+		containerMu.Unlock()
+		return u
+	}
+	const how = "set COUCHDB_URL (e.g. from couchdb/dev-server start) or build with -tags docker"
+	if os.Getenv("CI") == "true" {
+		t.Fatal("COUCHDB_URL is not set under CI=true: " + how)
+	}
+	t.Skip("no CouchDB: " + how)
+	return ""
+}
+
+var (
+	prefixOnce sync.Once
+	prefix     string
+)
+
+// Prefix returns a database name prefix unique to this test process
+// ("portreqd_test_<unixnano>_"), so that runs sharing one server never see
+// each other's data. It is a valid CouchDB name start: a lowercase letter,
+// then lowercase letters, digits and underscores.
+func Prefix() string {
+	prefixOnce.Do(func() {
+		prefix = fmt.Sprintf("portreqd_test_%d_", time.Now().UnixNano())
+	})
+	return prefix
+}
+
+// Describe says which server the tests use, password masked, for test logs.
+func Describe() string {
+	if u := os.Getenv("COUCHDB_URL"); u != "" {
+		return "COUCHDB_URL " + couchstore.MaskURL(u)
+	}
+	if startContainer != nil {
+		containerMu.Lock()
+		defer containerMu.Unlock()
+		if containerURL == "" {
+			return "testcontainers couchdb:3 (not started yet)"
+		}
+		return "testcontainers couchdb:3 at " + couchstore.MaskURL(containerURL)
+	}
+	return "no CouchDB (COUCHDB_URL unset, built without -tags docker)"
+}
