@@ -26,6 +26,7 @@ type config struct {
 	logFormat                 string
 	logLevel                  string
 	shutdownTimeout           time.Duration
+	debugAddr                 string
 }
 
 func envName(flagName string) string {
@@ -48,6 +49,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs.BoolVar(&c.allowSubmittedToScheduled, "allow-submitted-to-scheduled", false, "let the port authority move a request from submitted straight to scheduled")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json (production) or console (development)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.debugAddr, "debug-addr", "", "loopback address for net/http/pprof (off when empty)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
 
 	var errs []error

@@ -33,6 +33,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	if cfg.debugAddr != "" {
+		if err := startDebug(ctx, cfg.debugAddr, log); err != nil {
+			return err
+		}
+	}
 
 	store, err := couchstore.Open(ctx, couchstore.Options{URL: cfg.couchdb, Prefix: cfg.dbPrefix, Logger: log})
 	if err != nil {

@@ -29,12 +29,13 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // fixture is a real API over a real listener and a real CouchDB.
 type fixture struct {
 	srv      *httptest.Server
+	svc      *porting.Service
 	masterID string
 	token    string
 	tokens   *api.Tokens
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -55,10 +56,10 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{srv: srv, masterID: master.ID, token: tok, tokens: tokens}
+	return &fixture{srv: srv, svc: svc, masterID: master.ID, token: tok, tokens: tokens}
 }
 
-func newServer(t *testing.T, h http.Handler) *httptest.Server {
+func newServer(t testing.TB, h http.Handler) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

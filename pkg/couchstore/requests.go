@@ -3,6 +3,7 @@ package couchstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	kivik "github.com/go-kivik/kivik/v4"
@@ -129,17 +130,11 @@ func decodeRequest(raw json.RawMessage) (*porting.Request, bool, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, false, nil
 	}
-	var head struct {
-		Type string `json:"pvt_type"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
-		return nil, false, porting.Wrap(porting.KindInternal, "decode port request", err)
-	}
-	if head.Type != porting.RequestType {
-		return nil, false, nil
-	}
 	r := &porting.Request{}
-	if err := json.Unmarshal(raw, r); err != nil {
+	switch err := r.UnmarshalJSON(raw); {
+	case errors.Is(err, porting.ErrNotRequest):
+		return nil, false, nil
+	case err != nil:
 		return nil, false, porting.Wrap(porting.KindInternal, "decode port request", err)
 	}
 	return r, true, nil

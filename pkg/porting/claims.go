@@ -3,6 +3,7 @@ package porting
 import (
 	"context"
 	"sort"
+	"sync"
 )
 
 // Kazoo's messages for a number that cannot go on a request.
@@ -41,59 +42,80 @@ func sortedKeys(m map[string]string) []string {
 	return out
 }
 
+// numberFacts is what the store knows about a set of numbers: which are in
+// service, which are claimed, and which active requests carry them.
+type numberFacts struct {
+	inService map[string]*PhoneNumber
+	claims    map[string]*Claim
+	holders   map[string][]NumberHolder
+}
+
+// lookupNumbers asks the store its three questions at once: they are
+// independent reads, so a create or submit waits for one round trip, not
+// three.
+func (s *Service) lookupNumbers(ctx context.Context, numbers []string) (*numberFacts, error) {
+	f := &numberFacts{}
+	var wg sync.WaitGroup
+	var errs [3]error
+	wg.Add(3)
+	go func() { defer wg.Done(); f.inService, errs[0] = s.store.GetNumbers(ctx, numbers) }()
+	go func() { defer wg.Done(); f.claims, errs[1] = s.store.GetClaims(ctx, numbers) }()
+	go func() { defer wg.Done(); f.holders, errs[2] = s.store.ActiveHolders(ctx, numbers) }()
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// refuse adds an error for every number of asSent that request reqID of
+// accountID may not carry: in service anywhere (but ported by reqID itself),
+// claimed by another live request, or carried by another active request
+// without a claim (written by Kazoo, replicated in). It returns the claims
+// found stale, which a claiming caller may take over.
+func (s *Service) refuse(ctx context.Context, f *numberFacts, reqID, accountID string, numbers []string, asSent map[string]string, ne numberErrors) ([]*Claim, error) {
+	var stale []*Claim
+	for _, n := range numbers {
+		if d, ok := f.inService[n]; ok && d.State != "" && d.State != "deleted" && d.PortID != reqID {
+			ne.add(asSent[n], msgExistsOnSystem)
+			continue
+		}
+		if c, ok := f.claims[n]; ok && c.RequestID != reqID {
+			live, err := s.claimIsLive(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			if live {
+				ne.add(asSent[n], claimMessage(c, accountID))
+				continue
+			}
+			stale = append(stale, c)
+		}
+		for _, h := range f.holders[n] {
+			if h.RequestID != reqID {
+				ne.add(asSent[n], claimMessage(&Claim{RequestID: h.RequestID, AccountID: h.AccountID}, accountID))
+				break
+			}
+		}
+	}
+	return stale, nil
+}
+
 // checkNumbers refuses numbers in service anywhere or held by another live
 // active request, without claiming anything (drafts hold no numbers).
 func (s *Service) checkNumbers(ctx context.Context, reqID, accountID string, asSent map[string]string) error {
 	numbers := sortedKeys(asSent)
-	ne := numberErrors{}
-	if err := s.checkInService(ctx, reqID, numbers, asSent, ne); err != nil {
-		return err
-	}
-	claims, err := s.store.GetClaims(ctx, numbers)
+	f, err := s.lookupNumbers(ctx, numbers)
 	if err != nil {
 		return err
 	}
-	for _, n := range numbers {
-		c, ok := claims[n]
-		if !ok || c.RequestID == reqID {
-			continue
-		}
-		live, err := s.claimIsLive(ctx, c)
-		if err != nil {
-			return err
-		}
-		if live {
-			ne.add(asSent[n], claimMessage(c, accountID))
-		}
-	}
-	if err := s.checkUnclaimedHolders(ctx, reqID, accountID, numbers, asSent, ne); err != nil {
+	ne := numberErrors{}
+	if _, err := s.refuse(ctx, f, reqID, accountID, numbers, asSent, ne); err != nil {
 		return err
 	}
 	return ne.err()
-}
-
-// checkUnclaimedHolders adds an error for every number an active request
-// carries without a claim: a request written by Kazoo (replicated in, or
-// from before portreqd). Claims remain the guarantee between portreqd
-// writers; this keeps Kazoo's own active requests respected too.
-func (s *Service) checkUnclaimedHolders(ctx context.Context, reqID, accountID string, numbers []string, asSent map[string]string, ne numberErrors) error {
-	holders, err := s.store.ActiveHolders(ctx, numbers)
-	if err != nil {
-		return err
-	}
-	for _, n := range numbers {
-		if _, reported := ne[asSent[n]]; reported {
-			continue
-		}
-		for _, h := range holders[n] {
-			if h.RequestID == reqID {
-				continue
-			}
-			ne.add(asSent[n], claimMessage(&Claim{RequestID: h.RequestID, AccountID: h.AccountID}, accountID))
-			break
-		}
-	}
-	return nil
 }
 
 func claimMessage(c *Claim, accountID string) string {
@@ -101,21 +123,6 @@ func claimMessage(c *Claim, accountID string) string {
 		return msgOtherAccount
 	}
 	return msgOnRequest + c.RequestID
-}
-
-// checkInService adds an error for every number a number database holds in
-// service (except for request reqID's own ported numbers).
-func (s *Service) checkInService(ctx context.Context, reqID string, numbers []string, asSent map[string]string, ne numberErrors) error {
-	docs, err := s.store.GetNumbers(ctx, numbers)
-	if err != nil {
-		return err
-	}
-	for _, n := range numbers {
-		if d, ok := docs[n]; ok && d.State != "" && d.State != "deleted" && d.PortID != reqID {
-			ne.add(asSent[n], msgExistsOnSystem)
-		}
-	}
-	return nil
 }
 
 // claimIsLive reports whether a claim's request still holds the number. A
@@ -151,39 +158,14 @@ func (s *Service) claimIsLive(ctx context.Context, c *Claim) (bool, error) {
 // any number error it releases what it took and returns the errors.
 func (s *Service) claimNumbers(ctx context.Context, r *Request, asSent map[string]string) ([]string, error) {
 	numbers := sortedKeys(asSent)
-	ne := numberErrors{}
-	if err := s.checkInService(ctx, r.ID, numbers, asSent, ne); err != nil {
-		return nil, err
-	}
-	if err := s.checkUnclaimedHolders(ctx, r.ID, r.AccountID, numbers, asSent, ne); err != nil {
-		return nil, err
-	}
-	if err := ne.err(); err != nil {
-		return nil, err
-	}
-	existing, err := s.store.GetClaims(ctx, numbers)
+	f, err := s.lookupNumbers(ctx, numbers)
 	if err != nil {
 		return nil, err
 	}
-	var stale []*Claim
-	var want []*Claim
-	now := s.gregorianNow()
-	for _, n := range numbers {
-		if c, ok := existing[n]; ok {
-			if c.RequestID == r.ID {
-				continue
-			}
-			live, err := s.claimIsLive(ctx, c)
-			if err != nil {
-				return nil, err
-			}
-			if live {
-				ne.add(asSent[n], claimMessage(c, r.AccountID))
-				continue
-			}
-			stale = append(stale, c)
-		}
-		want = append(want, &Claim{Number: n, RequestID: r.ID, AccountID: r.AccountID, Created: now, Type: ClaimType})
+	ne := numberErrors{}
+	stale, err := s.refuse(ctx, f, r.ID, r.AccountID, numbers, asSent, ne)
+	if err != nil {
+		return nil, err
 	}
 	if err := ne.err(); err != nil {
 		return nil, err
@@ -193,12 +175,20 @@ func (s *Service) claimNumbers(ctx context.Context, r *Request, asSent map[strin
 			return nil, err
 		}
 	}
+	now := s.gregorianNow()
+	var want []*Claim
+	for _, n := range numbers {
+		if c, ok := f.claims[n]; ok && c.RequestID == r.ID {
+			continue
+		}
+		want = append(want, &Claim{Number: n, RequestID: r.ID, AccountID: r.AccountID, Created: now, Type: ClaimType})
+	}
 	taken, err := s.store.CreateClaims(ctx, want)
-	var got []string
 	takenSet := map[string]bool{}
 	for _, n := range taken {
 		takenSet[n] = true
 	}
+	var got []string
 	for _, c := range want {
 		if !takenSet[c.Number] && c.Rev != "" {
 			got = append(got, c.Number)
@@ -219,11 +209,11 @@ func (s *Service) claimNumbers(ctx context.Context, r *Request, asSent map[strin
 		return nil, err
 	}
 	for _, n := range taken {
-		if c, ok := holders[n]; ok {
-			ne.add(asSent[n], claimMessage(c, r.AccountID))
-		} else {
+		c, ok := holders[n]
+		if !ok {
 			return nil, E(KindConflict, "datastore conflict") // the holder left meanwhile: retry
 		}
+		ne.add(asSent[n], claimMessage(c, r.AccountID))
 	}
 	return nil, ne.err()
 }

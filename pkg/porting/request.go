@@ -2,6 +2,7 @@ package porting
 
 import (
 	"encoding/json"
+	"errors"
 	"sort"
 	"strings"
 )
@@ -71,6 +72,10 @@ var requestPrivate = map[string]bool{
 	"pvt_modified": true, "pvt_sent": true, "pvt_deleted": true, "pvt_transitions": true, "pvt_vsn": true,
 }
 
+// ErrNotRequest is returned when decoding a document of another pvt_type
+// into a Request: ids come from clients, and a view row may name anything.
+var ErrNotRequest = errors.New("not a port request document")
+
 // MarshalJSON writes the Kazoo document. Attachments are written as stubs,
 // which CouchDB keeps untouched on update.
 func (r Request) MarshalJSON() ([]byte, error) {
@@ -128,6 +133,9 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 	out := Request{Public: Fields{}, Private: Fields{}}
 	out.ID = doc.String("_id")
 	out.Rev = doc.String("_rev")
+	if doc.String("pvt_type") != RequestType {
+		return ErrNotRequest
+	}
 	out.State = State(doc.String("pvt_port_state"))
 	if out.State == "" {
 		out.State = Unconfirmed

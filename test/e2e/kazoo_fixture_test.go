@@ -33,6 +33,25 @@ func (e *env) putRaw(t *testing.T, db, id string, doc []byte) {
 	}
 }
 
+// getRaw reads a document straight from CouchDB.
+func (e *env) getRaw(t *testing.T, db, id string) map[string]any {
+	t.Helper()
+	u := strings.TrimRight(e.couchURL, "/") + "/" + url.PathEscape(e.prefix+db) + "/" + url.PathEscape(id)
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/%s: %s", db, id, resp.Status)
+	}
+	var doc map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
 // TestKazooWrittenRequest reads, lists and transitions a port request
 // document written by Kazoo (testdata/kazoo_port_request.json, placeholders
 // for the account filled in).

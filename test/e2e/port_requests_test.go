@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // minimalPDF is a tiny valid-looking PDF body.
@@ -130,6 +131,18 @@ func TestSeedWalk(t *testing.T) {
 	done := s.do(t, "PATCH", base+"/"+id+"/completed", mtok, nil).expect(t, 200)
 	if done.data()["port_state"] != "completed" || done.data()["numbers"] == nil {
 		t.Errorf("completed: %s", done.Raw)
+	}
+
+	// Kazoo's shapes in Kazoo's databases: the number and the debit.
+	num := e.getRaw(t, "numbers/+1202", "+12025559000")
+	if num["pvt_state"] != "in_service" || num["pvt_assigned_to"] != acct || num["pvt_ported_in"] != true || num["port_id"] != id {
+		t.Errorf("number document: %v", num)
+	}
+	updated, _ := done.data()["updated"].(float64)
+	month := time.Unix(int64(updated)-62167219200, 0).UTC().Format("200601")
+	debit := e.getRaw(t, "account/"+acct[:2]+"/"+acct[2:4]+"/"+acct[4:]+"-"+month, "port_request-"+id)
+	if debit["pvt_type"] != "debit" || debit["pvt_amount"] != float64(100000) || debit["pvt_account_id"] != acct {
+		t.Errorf("debit: %v", debit)
 	}
 
 	nums := s.do(t, "GET", "/v2/accounts/"+acct+"/phone_numbers", tok, nil).expect(t, 200)

@@ -66,7 +66,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "measured time per scenario and client count")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured time before each measurement")
 	fs.StringVar(&clients, "clients", "1,16", "comma-separated concurrent client counts")
-	fs.IntVar(&c.requests, "requests", 200, "port requests to seed (at least 60: a full 50-row page of canceled must exist)")
+	fs.IntVar(&c.requests, "requests", 200, "port requests to seed (at least 60: a full 50-row page of completed must exist)")
 	fs.IntVar(&c.maxRequests, "max-requests", 200000, "hard cap on measured requests per scenario run")
 	fs.StringVar(&c.jsonOut, "json", "", "write the result rows to this file as a JSON array")
 	fs.BoolVar(&c.smoke, "smoke", false, "CI run: duration 300ms, warmup 100ms, requests 60, clients 1,4; exit 1 on any error")

@@ -16,7 +16,7 @@ import (
 )
 
 // scenarioNames is the order the scenarios run (and are reported) in.
-var scenarioNames = []string{"get_account", "get_request", "page_canceled_50", "create_request", "submit_request"}
+var scenarioNames = []string{"get_account", "get_request", "page_completed_50", "create_request", "submit_request"}
 
 // env is what every scenario may use.
 type env struct {
@@ -70,8 +70,8 @@ func scenarios() ([]*scenario, map[string]*scenario) {
 				return e.send(e.api.newRequest(ctx, http.MethodGet, prefix+ids[w.rng.IntN(len(ids))], nil))
 			}, nil
 		}},
-		{name: "page_canceled_50", baseline: "couch_view_page_50", prepare: func(_ context.Context, e *env, _ int, _ map[string]float64) (op, error) {
-			path := "/v2/accounts/" + e.seed.account + "/port_requests/canceled?page_size=50"
+		{name: "page_completed_50", baseline: "couch_view_page_50", prepare: func(_ context.Context, e *env, _ int, _ map[string]float64) (op, error) {
+			path := "/v2/accounts/" + e.seed.account + "/port_requests/completed?page_size=50"
 			return func(ctx context.Context, _ *worker) error {
 				return e.send(e.api.newRequest(ctx, http.MethodGet, path, nil))
 			}, nil
@@ -111,8 +111,8 @@ func scenarios() ([]*scenario, map[string]*scenario) {
 			a := e.seed.account
 			q := url.Values{}
 			q.Set("descending", "true")
-			q.Set("startkey", `["`+a+`","canceled",{}]`)
-			q.Set("endkey", `["`+a+`","canceled",0]`)
+			q.Set("startkey", `["`+a+`","completed",{}]`)
+			q.Set("endkey", `["`+a+`","completed",0]`)
 			q.Set("include_docs", "true")
 			q.Set("limit", "51")
 			path := "/" + url.PathEscape(e.prefix+"port_requests") + "/_design/port_requests/_view/listing_by_state?" + q.Encode()

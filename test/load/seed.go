@@ -193,16 +193,16 @@ func requestBody(name, number string) []byte {
 
 // seed is what the scenarios work on.
 type seed struct {
-	master   string
-	account  string   // the sub-account all requests belong to
-	ids      []string // every seeded request
-	canceled int      // how many of ids (the first ones) are canceled
-	rawDoc   []byte   // a stored request document without _id/_rev: the couch_put_doc body
-	numbers  *numbers
+	master    string
+	account   string   // the sub-account all requests belong to
+	ids       []string // every seeded request
+	completed int      // how many of ids (the first ones) are completed
+	rawDoc    []byte   // a stored request document without _id/_rev: the couch_put_doc body
+	numbers   *numbers
 }
 
-// seedData logs in, creates a sub-account and the port requests, and cancels
-// enough of them for a full 50-row canceled page.
+// seedData logs in, creates a sub-account and the port requests, and completes
+// enough of them for a full 50-row completed page.
 func seedData(ctx context.Context, api *portreqd, c *couch, prefix, apiKey string, n int) (*seed, error) {
 	body, _ := json.Marshal(map[string]any{"data": map[string]any{"api_key": apiKey}})
 	env, err := api.call(ctx, http.MethodPut, "/v2/api_auth", body, http.StatusCreated)
@@ -228,22 +228,28 @@ func seedData(ctx context.Context, api *portreqd, c *couch, prefix, apiKey strin
 	if s.ids, err = createRequests(ctx, api, s.account, s.numbers, n, "load"); err != nil {
 		return nil, err
 	}
-	s.canceled = min(n, max(60, n/2))
-	err = parallel(ctx, s.canceled, func(i int) error {
-		_, err := api.call(ctx, http.MethodPatch, "/v2/accounts/"+s.account+"/port_requests/"+s.ids[i]+"/canceled", nil, http.StatusOK)
-		return err
+	s.completed = min(n, max(60, n/2))
+	// Completing walks submitted → pending → completed as the master, the
+	// port authority of the sub-account.
+	err = parallel(ctx, s.completed, func(i int) error {
+		for _, st := range []string{"submitted?accept_charges=true", "pending", "completed"} {
+			if _, err := api.call(ctx, http.MethodPatch, "/v2/accounts/"+s.account+"/port_requests/"+s.ids[i]+"/"+st, nil, http.StatusOK); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("cancel: %w", err)
+		return nil, fmt.Errorf("complete: %w", err)
 	}
 
 	// The page scenario is only meaningful if the page is full.
-	env, err = api.call(ctx, http.MethodGet, "/v2/accounts/"+s.account+"/port_requests/canceled?page_size=50", nil, http.StatusOK)
+	env, err = api.call(ctx, http.MethodGet, "/v2/accounts/"+s.account+"/port_requests/completed?page_size=50", nil, http.StatusOK)
 	if err != nil {
-		return nil, fmt.Errorf("canceled page: %w", err)
+		return nil, fmt.Errorf("completed page: %w", err)
 	}
 	if rows := pageRows(env); rows != 50 {
-		return nil, fmt.Errorf("canceled page has %d rows, want 50 (of %d canceled)", rows, s.canceled)
+		return nil, fmt.Errorf("completed page has %d rows, want 50 (of %d completed)", rows, s.completed)
 	}
 
 	// The couch_put_doc body is a real stored document, so that the
