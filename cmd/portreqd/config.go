@@ -38,7 +38,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.listen, "listen", ":8000", "address to serve the API on")
-	fs.StringVar(&c.couchdb, "couchdb", "", "CouchDB URL, e.g. http://admin:secret@127.0.0.1:5984")
+	fs.StringVar(&c.couchdb, "couchdb", "", "CouchDB URL, e.g. http://admin:secret@127.0.0.1:5984 (empty: the embedded store under --data-dir)")
 	fs.StringVar(&c.dbPrefix, "db-prefix", "", "prefix for every database name (isolates test runs on a shared server; Kazoo interop needs none)")
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory of the embedded store (when --couchdb is empty)")
 	fs.StringVar(&c.masterAPIKey, "master-api-key", "", "API key of the master account created at first start (random when empty)")
@@ -77,9 +77,9 @@ func (c *config) validate() error {
 	if _, _, err := net.SplitHostPort(c.listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: %v", c.listen, err))
 	}
-	if c.couchdb == "" {
-		errs = append(errs, errors.New("--couchdb (or PORTREQ_COUCHDB) is required: the embedded store does not exist yet"))
-	} else if !strings.HasPrefix(c.couchdb, "http://") && !strings.HasPrefix(c.couchdb, "https://") {
+	if c.couchdb == "" && c.dataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty when --couchdb is not given"))
+	} else if c.couchdb != "" && !isCouchURL(c.couchdb) {
 		errs = append(errs, errors.New("--couchdb must be an http:// or https:// URL"))
 	}
 	if c.tokenTTL <= 0 {

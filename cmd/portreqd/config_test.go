@@ -32,7 +32,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{nil, nil, "--couchdb"},
+		{[]string{"--data-dir", ""}, nil, "--data-dir"},
 		{[]string{"--couchdb", "ftp://x"}, nil, "--couchdb must be an http"},
 		{[]string{"--couchdb", "http://x", "--token-ttl", "-1s"}, nil, "--token-ttl"},
 		{[]string{"--couchdb", "http://x", "--max-upload-bytes", "0"}, nil, "--max-upload-bytes"},

@@ -14,15 +14,19 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/portreqd/portreqd/pkg/api"
-	"github.com/portreqd/portreqd/pkg/couchstore"
 	"github.com/portreqd/portreqd/pkg/porting"
 )
 
 // run is portreqd's whole life: parse configuration, open the store, serve
 // until ctx ends, then drain in-flight requests.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) > 0 && args[0] == "healthcheck" {
-		return healthcheck(ctx, args[1:], getenv, stdout)
+	if len(args) > 0 {
+		switch args[0] {
+		case "healthcheck":
+			return healthcheck(ctx, args[1:], getenv, stdout)
+		case "migrate":
+			return migrateCmd(ctx, args[1:], stdout)
+		}
 	}
 	cfg, err := parseConfig("portreqd", args, getenv, stdout)
 	if err != nil {
@@ -39,12 +43,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 
-	store, err := couchstore.Open(ctx, couchstore.Options{URL: cfg.couchdb, Prefix: cfg.dbPrefix, Logger: log})
+	where := cfg.couchdb
+	if where == "" {
+		where = cfg.dataDir
+	}
+	store, desc, err := openStore(ctx, where, cfg.dbPrefix, log)
 	if err != nil {
-		return fmt.Errorf("open CouchDB %s: %w", couchstore.MaskURL(cfg.couchdb), err)
+		return err
 	}
 	defer store.Close()
-	log.Info("store", zap.String("kind", "couchdb"), zap.String("url", couchstore.MaskURL(cfg.couchdb)))
+	log.Info("store", zap.String("store", desc))
 
 	svc := porting.NewService(porting.Config{Store: store, Rules: porting.Rules{
 		ActivationCharge:          cfg.portActivationCharge,

@@ -43,6 +43,7 @@ func (a *API) routes() http.Handler {
 	r.Handle(requests+id+"/attachments/{name}", a.download(a.getAttachment)).Methods(http.MethodGet)
 	r.Handle(requests+id+"/attachments/{name}", a.authed(a.replaceAttachment)).Methods(http.MethodPost)
 	r.Handle(requests+id+"/attachments/{name}", a.authed(a.deleteAttachment)).Methods(http.MethodDelete)
+	r.Handle(requests+id+"/loa", a.download(a.getLOA)).Methods(http.MethodGet)
 	r.Handle(requests+id+"/comments", a.authed(a.addComments)).Methods(http.MethodPut)
 	r.Handle(requests+id+"/comments/{index:[0-9]+}", a.authed(a.deleteComment)).Methods(http.MethodDelete)
 

@@ -6,8 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/portreqd/portreqd/pkg/couchstore"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/test/couchdbtest"
-	"github.com/portreqd/portreqd/views"
 )
 
 var (
@@ -31,19 +29,6 @@ type env struct {
 	url, prefix string
 	store       *couchstore.Store
 	raw         *kivik.Client // bypasses the store to inspect and plant documents
-
-	mu    sync.Mutex
-	extra []string // databases created on demand, removed afterwards
-}
-
-// dropLater removes database name (before the prefix) when the test ends;
-// for the databases the store creates on demand.
-func (e *env) dropLater(name string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !slices.Contains(e.extra, name) {
-		e.extra = append(e.extra, name)
-	}
 }
 
 // newEnv opens a store on databases of the test's own, removed afterwards.
@@ -54,7 +39,9 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// bareEnv is newEnv before the first Open: no database exists yet.
+// bareEnv is newEnv before the first Open: no database exists yet. Every
+// database under the test's prefix is destroyed when the test ends,
+// those the store creates on demand (numbers/…, monthly ledgers) too.
 func bareEnv(t *testing.T) *env {
 	t.Helper()
 	url := couchdbtest.URL(t)
@@ -70,19 +57,16 @@ func bareEnv(t *testing.T) *env {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		dbs := []string{"accounts", "port_requests", "port_number_claims"}
-		e.mu.Lock()
-		dbs = append(dbs, e.extra...)
-		e.mu.Unlock()
-		docs, _ := views.All()
-		for _, d := range docs {
-			if !slices.Contains(dbs, d.DB) {
-				dbs = append(dbs, d.DB)
-			}
+		dbs, err := raw.AllDBs(ctx)
+		if err != nil {
+			t.Logf("list databases: %v", err)
 		}
 		for _, db := range dbs {
-			if err := raw.DestroyDB(ctx, e.prefix+db); err != nil && kivik.HTTPStatus(err) != 404 {
-				t.Logf("destroy %s: %v", e.prefix+db, err)
+			if !strings.HasPrefix(db, e.prefix) {
+				continue
+			}
+			if err := raw.DestroyDB(ctx, db); err != nil && kivik.HTTPStatus(err) != 404 {
+				t.Logf("destroy %s: %v", db, err)
 			}
 		}
 		_ = raw.Close()
@@ -128,16 +112,16 @@ func (e *env) putRaw(t *testing.T, db, id string, doc map[string]any) string {
 	return rev
 }
 
-// createAccount stores a via the store and fails the test on error.
-func (e *env) createAccount(t *testing.T, a *porting.Account) *porting.Account {
+// newRequest stores a submitted request of a fresh account.
+func (e *env) newRequest(t *testing.T) *porting.Request {
 	t.Helper()
-	if a.ID == "" {
-		a.ID = newID(t)
+	r := &porting.Request{ID: newID(t), Public: porting.Fields{}, Private: porting.Fields{},
+		State: porting.Submitted, AccountID: newID(t), Created: 63900000000, Modified: 63900000000}
+	r.Tree = []string{r.AccountID}
+	if err := e.store.CreateRequest(ctx(t), r); err != nil {
+		t.Fatalf("CreateRequest: %v", err)
 	}
-	if err := e.store.CreateAccount(ctx(t), a); err != nil {
-		t.Fatalf("CreateAccount %q: %v", a.Name, err)
-	}
-	return a
+	return r
 }
 
 func ctx(t *testing.T) context.Context {
@@ -163,13 +147,4 @@ func wantKind(t *testing.T, err error, kind porting.Kind) {
 	if !porting.IsKind(err, kind) {
 		t.Fatalf("error = %v (kind %d), want kind %d", err, porting.KindOf(err), kind)
 	}
-}
-
-// names lists account names, for readable diffs.
-func names(accts []*porting.Account) []string {
-	out := []string{}
-	for _, a := range accts {
-		out = append(out, a.Name)
-	}
-	return out
 }

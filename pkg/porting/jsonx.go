@@ -73,3 +73,13 @@ func jsonType(raw json.RawMessage) string {
 		return "number"
 	}
 }
+
+// UnmarshalRaw decodes a raw JSON object into f; anything else leaves f
+// empty. Optional objects (bill, notifications) are read this way.
+func (f *Fields) UnmarshalRaw(raw json.RawMessage) error {
+	if isNull(raw) || jsonType(raw) != "object" {
+		*f = Fields{}
+		return nil
+	}
+	return json.Unmarshal(raw, f)
+}

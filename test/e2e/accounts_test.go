@@ -8,8 +8,9 @@ import (
 
 // TestAccountsAndAuth walks the foundation's acceptance path: master login,
 // sub-accounts, listings, the sub-account's own key, and the 403 boundary.
-func TestAccountsAndAuth(t *testing.T) {
-	e := newEnv(t)
+func TestAccountsAndAuth(t *testing.T) { forEachStore(t, testAccountsAndAuth) }
+
+func testAccountsAndAuth(t *testing.T, e *env) {
 	s := e.start(t)
 	master, masterID := s.login(t, e.apiKey)
 
@@ -78,7 +79,10 @@ func TestAccountsAndAuth(t *testing.T) {
 // TestRestartKeepsAccountsAndTokens checks persistence across a restart and
 // that a token survives it when the secret is shared.
 func TestRestartKeepsAccountsAndTokens(t *testing.T) {
-	e := newEnv(t)
+	forEachStore(t, testRestartKeepsAccountsAndTokens)
+}
+
+func testRestartKeepsAccountsAndTokens(t *testing.T, e *env) {
 	s := e.start(t)
 	token, masterID := s.login(t, e.apiKey)
 	child := s.createAccount(t, token, masterID, "Child", nil)
@@ -98,6 +102,9 @@ func TestRestartKeepsAccountsAndTokens(t *testing.T) {
 		t.Errorf("a second master was created: %s != %s", id, masterID)
 	}
 	// Another secret: the old token is refused.
+	if err := s2.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
 	e.secret = "another-secret"
 	s3 := e.start(t)
 	s3.do(t, http.MethodGet, "/v2/accounts/"+child, token, nil).expect(t, http.StatusUnauthorized)
@@ -105,8 +112,9 @@ func TestRestartKeepsAccountsAndTokens(t *testing.T) {
 
 // TestNoSecretsInLogs makes sure the master key, tokens and the CouchDB
 // password never reach the log.
-func TestNoSecretsInLogs(t *testing.T) {
-	e := newEnv(t)
+func TestNoSecretsInLogs(t *testing.T) { forEachStore(t, testNoSecretsInLogs) }
+
+func testNoSecretsInLogs(t *testing.T, e *env) {
 	e.apiKey = "very-secret-master-key-0123456789"
 	s := e.start(t)
 	token, masterID := s.login(t, e.apiKey)

@@ -13,7 +13,10 @@ import (
 // clients at once (all must land), then checks Accept negotiation both ways
 // and the state rule on delete.
 func TestAttachmentsConcurrentAndNegotiation(t *testing.T) {
-	e := newEnv(t)
+	forEachStore(t, testAttachmentsConcurrentAndNegotiation)
+}
+
+func testAttachmentsConcurrentAndNegotiation(t *testing.T, e *env) {
 	s := e.start(t)
 	mtok, master := s.login(t, e.apiKey)
 	tok, acct := s.customer(t, mtok, master, "Uploader")
@@ -76,8 +79,9 @@ func TestAttachmentsConcurrentAndNegotiation(t *testing.T) {
 
 // TestRejectedReclaim checks that a rejected request gives its numbers up,
 // and cannot take them back once another request holds them.
-func TestRejectedReclaim(t *testing.T) {
-	e := newEnv(t)
+func TestRejectedReclaim(t *testing.T) { forEachStore(t, testRejectedReclaim) }
+
+func testRejectedReclaim(t *testing.T, e *env) {
 	s := e.start(t)
 	mtok, master := s.login(t, e.apiKey)
 	tok, acct := s.customer(t, mtok, master, "Reclaimer")

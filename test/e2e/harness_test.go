@@ -72,39 +72,70 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// env is the configuration of a test deployment: one database prefix (so
-// tests never see each other's data) and one token secret.
+// storeKind names the store a deployment runs on.
+type storeKind string
+
+const (
+	storeCouch storeKind = "couchdb"  // CouchDB (COUCHDB_URL, or couchdb:3 under -tags docker)
+	storeBolt  storeKind = "embedded" // the embedded store under --data-dir
+)
+
+// env is the configuration of a test deployment: one store (a database
+// prefix on CouchDB, or a data directory) so that tests never see each
+// other's data, and one token secret.
 type env struct {
+	kind     storeKind
 	couchURL string
 	prefix   string
+	dataDir  string
 	secret   string
 	apiKey   string
 	extra    []string
 }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	url := couchdbtest.URL(t)
-	t.Logf("CouchDB: %s", couchdbtest.Describe())
-	return &env{
-		couchURL: url,
-		prefix:   couchdbtest.Prefix() + strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())) + "_",
-		secret:   "e2e-secret-" + t.Name(),
-		apiKey:   "e2e-master-key",
+// forEachStore runs test once per store: differences between the stores
+// are bugs, and the API must not be able to tell them apart.
+func forEachStore(t *testing.T, test func(t *testing.T, e *env)) {
+	for _, kind := range []storeKind{storeBolt, storeCouch} {
+		t.Run(string(kind), func(t *testing.T) { test(t, newEnv(t, kind)) })
 	}
+}
+
+func newEnv(t *testing.T, kind storeKind) *env {
+	t.Helper()
+	e := &env{
+		kind:   kind,
+		secret: "e2e-secret-" + t.Name(),
+		apiKey: "e2e-master-key",
+	}
+	switch kind {
+	case storeCouch:
+		e.couchURL = couchdbtest.URL(t)
+		t.Logf("CouchDB: %s", couchdbtest.Describe())
+		e.prefix = couchdbtest.Prefix() + strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())) + "_"
+	case storeBolt:
+		e.dataDir = t.TempDir()
+	}
+	return e
+}
+
+// storeArgs are the flags selecting e's store.
+func (e *env) storeArgs() []string {
+	if e.kind == storeBolt {
+		return []string{"--data-dir", e.dataDir}
+	}
+	return []string{"--couchdb", e.couchURL, "--db-prefix", e.prefix}
 }
 
 // start runs the binary and waits until it listens.
 func (e *env) start(t *testing.T, extra ...string) *server {
 	t.Helper()
-	args := append([]string{
-		"--listen", "127.0.0.1:0",
-		"--couchdb", e.couchURL,
-		"--db-prefix", e.prefix,
+	args := append(append([]string{
+		"--listen", "127.0.0.1:0"}, e.storeArgs()...),
 		"--master-api-key", e.apiKey,
 		"--token-secret", e.secret,
-		"--shutdown-timeout", "5s",
-	}, append(e.extra, extra...)...)
+		"--shutdown-timeout", "5s")
+	args = append(args, append(e.extra, extra...)...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "PORTREQ_LOG_LEVEL=info")
 	pr, pw := io.Pipe()

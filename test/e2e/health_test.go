@@ -66,7 +66,7 @@ func (p *proxy) cut() {
 // TestStoreUnavailable checks /healthz and the API answer 503 in the
 // envelope when CouchDB goes away, and nothing hangs.
 func TestStoreUnavailable(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, storeCouch)
 	u, err := url.Parse(e.couchURL)
 	if err != nil {
 		t.Fatal(err)

@@ -56,7 +56,7 @@ func (e *env) getRaw(t *testing.T, db, id string) map[string]any {
 // document written by Kazoo (testdata/kazoo_port_request.json, placeholders
 // for the account filled in).
 func TestKazooWrittenRequest(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, storeCouch)
 	s := e.start(t)
 	mtok, master := s.login(t, e.apiKey)
 	tok, acct := s.customer(t, mtok, master, "Kazoo Customer")

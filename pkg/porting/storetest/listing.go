@@ -1,4 +1,4 @@
-package couchstore_test
+package storetest
 
 import (
 	"cmp"
@@ -9,6 +9,12 @@ import (
 
 	"github.com/portreqd/portreqd/pkg/porting"
 )
+
+var listingTests = []test{
+	{"ListRequests", testListRequests},
+	{"ListRequestsPaging", testListRequestsPaging},
+	{"ListRequestsDescendants", testListRequestsDescendants},
+}
 
 // ids lists request ids in order, for readable diffs.
 func ids(rs []*porting.Request) []string {
@@ -36,23 +42,23 @@ func listingOrder(rs []*porting.Request) []string {
 }
 
 // list runs ListRequests and fails the test on error.
-func (e *env) list(t *testing.T, q porting.ListQuery) *porting.ListPage {
+func (h *harness) list(t *testing.T, q porting.ListQuery) *porting.ListPage {
 	t.Helper()
-	p, err := e.store.ListRequests(ctx(t), q)
+	p, err := h.s.ListRequests(ctx(t), q)
 	if err != nil {
 		t.Fatalf("ListRequests(%+v): %v", q, err)
 	}
 	return p
 }
 
-// listAll pages through a listing limit rows at a time and returns the
-// concatenated pages.
-func (e *env) listAll(t *testing.T, q porting.ListQuery, limit int) []string {
+// listAll pages through a listing limit rows at a time, resuming after the
+// last row of each page, and returns the concatenated pages.
+func (h *harness) listAll(t *testing.T, q porting.ListQuery, limit int) []string {
 	t.Helper()
 	q.Limit = limit
 	var out []string
 	for range 1000 {
-		p := e.list(t, q)
+		p := h.list(t, q)
 		if len(p.Requests) > limit {
 			t.Fatalf("page of %d rows, limit %d", len(p.Requests), limit)
 		}
@@ -70,17 +76,18 @@ func (e *env) listAll(t *testing.T, q porting.ListQuery, limit int) []string {
 	return nil
 }
 
-func TestListRequests(t *testing.T) {
-	e := newEnv(t)
+func testListRequests(t *testing.T, h *harness) {
 	acct := newID(t)
 	var subm []*porting.Request
 	// 7 rows in one second between others, to page through.
 	for _, m := range []int64{1000, 1005, 1005, 1005, 1005, 1005, 1005, 1005, 1010, 1020, 990} {
-		subm = append(subm, e.newRequest(t, reqSpec{account: acct, modified: m}))
+		subm = append(subm, h.newRequest(t, reqSpec{account: acct, modified: m}))
 	}
-	pend := e.newRequest(t, reqSpec{account: acct, state: porting.Pending, modified: 1005})
-	e.newRequest(t, reqSpec{account: acct, modified: 1015, deleted: true})
-	e.newRequest(t, reqSpec{account: newID(t), modified: 1005}) // another account
+	pend := h.newRequest(t, reqSpec{account: acct, state: porting.Pending, modified: 1005})
+	h.newRequest(t, reqSpec{account: acct, modified: 1015, deleted: true})
+	h.newRequest(t, reqSpec{account: newID(t), modified: 1005}) // another account
+	// An account whose id extends acct's must not leak in.
+	h.newRequest(t, reqSpec{account: acct + "0", modified: 1005})
 
 	all := listingOrder(subm)
 	at := func(m int64) []*porting.Request {
@@ -102,7 +109,9 @@ func TestListRequests(t *testing.T) {
 		{"all", porting.ListQuery{}, all, false},
 		{"limit", porting.ListQuery{Limit: 3}, all[:3], true},
 		{"limit exact", porting.ListQuery{Limit: len(all)}, all, false},
+		{"limit one short", porting.ListQuery{Limit: len(all) - 1}, all[:len(all)-1], true},
 		{"window", porting.ListQuery{From: 1005, To: 1010}, listingOrder(append(at(1010), at(1005)...)), false},
+		{"window of one second", porting.ListQuery{From: 1005, To: 1005}, crowd, false},
 		{"from only", porting.ListQuery{From: 1010}, listingOrder(append(at(1020), at(1010)...)), false},
 		{"to only", porting.ListQuery{To: 1000}, listingOrder(append(at(1000), at(990)...)), false},
 		{"empty window", porting.ListQuery{From: 1001, To: 1004}, []string{}, false},
@@ -110,8 +119,15 @@ func TestListRequests(t *testing.T) {
 		{"timestamp cursor inclusive", porting.ListQuery{After: &porting.Cursor{Modified: 1005}, Limit: 2}, crowd[:2], true},
 		{"cursor inside a second", porting.ListQuery{After: &porting.Cursor{Modified: 1005, ID: crowd[2]}},
 			append(crowd[3:], listingOrder(append(at(1000), at(990)...))...), false},
+		{"cursor at the last of a second", porting.ListQuery{After: &porting.Cursor{Modified: 1005, ID: crowd[6]}, Limit: 1},
+			listingOrder(at(1000)), true},
+		{"cursor id not stored", porting.ListQuery{After: &porting.Cursor{Modified: 1005, ID: "8"}},
+			append(idsBelow(crowd, "8"), listingOrder(append(at(1000), at(990)...))...), false},
 		{"cursor above To", porting.ListQuery{To: 1005, After: &porting.Cursor{Modified: 1010, ID: "f"}}, all[2:], false},
+		{"cursor at To", porting.ListQuery{To: 1005, After: &porting.Cursor{Modified: 1005, ID: crowd[0]}}, all[3:], false},
+		{"cursor below To", porting.ListQuery{To: 1020, After: &porting.Cursor{Modified: 1010, ID: "g"}}, all[1:], false},
 		{"cursor below From", porting.ListQuery{From: 1005, After: &porting.Cursor{Modified: 1000}}, []string{}, false},
+		{"cursor past the oldest", porting.ListQuery{After: &porting.Cursor{Modified: 990, ID: all[len(all)-1]}}, []string{}, false},
 		{"other state", porting.ListQuery{State: porting.Pending}, []string{pend.ID}, false},
 		{"no such state", porting.ListQuery{State: porting.Completed}, []string{}, false},
 	}
@@ -122,7 +138,7 @@ func TestListRequests(t *testing.T) {
 			if q.State == "" {
 				q.State = porting.Submitted
 			}
-			p := e.list(t, q)
+			p := h.list(t, q)
 			if diff := gocmp.Diff(tt.want, ids(p.Requests)); diff != "" {
 				t.Errorf("rows (-want +got):\n%s", diff)
 			}
@@ -132,16 +148,33 @@ func TestListRequests(t *testing.T) {
 		})
 	}
 	t.Run("pages of 3", func(t *testing.T) {
-		got := e.listAll(t, porting.ListQuery{Account: acct, State: porting.Submitted}, 3)
+		got := h.listAll(t, porting.ListQuery{Account: acct, State: porting.Submitted}, 3)
 		if diff := gocmp.Diff(all, got); diff != "" {
+			t.Errorf("concatenated pages (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("pages of 3 in a window", func(t *testing.T) {
+		got := h.listAll(t, porting.ListQuery{Account: acct, State: porting.Submitted, From: 1000, To: 1010}, 3)
+		want := listingOrder(append(append(at(1010), at(1005)...), at(1000)...))
+		if diff := gocmp.Diff(want, got); diff != "" {
 			t.Errorf("concatenated pages (-want +got):\n%s", diff)
 		}
 	})
 }
 
+// idsBelow is the ids of desc (sorted descending) below id.
+func idsBelow(desc []string, id string) []string {
+	out := []string{}
+	for _, x := range desc {
+		if x < id {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // Pages must tile the listing exactly, however many rows share a second.
-func TestListRequestsPaging(t *testing.T) {
-	e := newEnv(t)
+func testListRequestsPaging(t *testing.T, h *harness) {
 	acct := newID(t)
 	var rs []*porting.Request
 	for i := range 40 {
@@ -152,11 +185,11 @@ func TestListRequestsPaging(t *testing.T) {
 		if i%10 == 3 {
 			m = 4000
 		}
-		rs = append(rs, e.newRequest(t, reqSpec{account: acct, modified: m}))
+		rs = append(rs, h.newRequest(t, reqSpec{account: acct, modified: m}))
 	}
 	want := listingOrder(rs)
 	for _, limit := range []int{1, 3, 7, 25, 39, 40, 100} {
-		got := e.listAll(t, porting.ListQuery{Account: acct, State: porting.Submitted}, limit)
+		got := h.listAll(t, porting.ListQuery{Account: acct, State: porting.Submitted}, limit)
 		if diff := gocmp.Diff(want, got); diff != "" {
 			t.Errorf("limit %d: concatenated pages (-want +got):\n%s", limit, diff)
 		}
@@ -165,13 +198,14 @@ func TestListRequestsPaging(t *testing.T) {
 
 // A request is listed under its account and each ancestor with the
 // descendants view, and only under its own account without it.
-func TestListRequestsDescendants(t *testing.T) {
-	e := newEnv(t)
+func testListRequestsDescendants(t *testing.T, h *harness) {
 	root, child, grandchild := newID(t), newID(t), newID(t)
-	own := e.newRequest(t, reqSpec{account: root, modified: 100})
-	mid := e.newRequest(t, reqSpec{account: child, tree: []string{root}, modified: 200})
-	deep := e.newRequest(t, reqSpec{account: grandchild, tree: []string{root, child}, modified: 300})
-	e.newRequest(t, reqSpec{account: newID(t), modified: 400}) // a stranger
+	own := h.newRequest(t, reqSpec{account: root, modified: 100})
+	mid := h.newRequest(t, reqSpec{account: child, tree: []string{root}, modified: 200})
+	deep := h.newRequest(t, reqSpec{account: grandchild, tree: []string{root, child}, modified: 300})
+	h.newRequest(t, reqSpec{account: newID(t), modified: 400})                                            // a stranger
+	h.newRequest(t, reqSpec{account: newID(t), tree: []string{root}, modified: 500, deleted: true})       // deleted
+	h.newRequest(t, reqSpec{account: child, tree: []string{root}, state: porting.Pending, modified: 600}) // other state
 
 	tests := []struct {
 		name        string
@@ -188,12 +222,18 @@ func TestListRequestsDescendants(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := porting.ListQuery{Account: tt.account, Descendants: tt.descendants, State: porting.Submitted}
-			if diff := gocmp.Diff(tt.want, ids(e.list(t, q).Requests)); diff != "" {
+			if diff := gocmp.Diff(tt.want, ids(h.list(t, q).Requests)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
-			if got := e.listAll(t, q, 1); !slices.Equal(got, tt.want) {
+			if got := h.listAll(t, q, 1); !slices.Equal(got, tt.want) {
 				t.Errorf("paged by 1: %v, want %v", got, tt.want)
 			}
 		})
 	}
+	t.Run("window", func(t *testing.T) {
+		q := porting.ListQuery{Account: root, Descendants: true, State: porting.Submitted, From: 150, To: 250}
+		if diff := gocmp.Diff([]string{mid.ID}, ids(h.list(t, q).Requests)); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
 }

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/portreqd/portreqd/pkg/loa"
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// getLOA answers the Letter of Authorization as a PDF. It is generated on
+// each call (milliseconds) and deterministic for a given request, so clients
+// and proxies may cache it.
+func (a *API) getLOA(c *call) (*reply, error) {
+	acct, id, err := c.requestIDs()
+	if err != nil {
+		return nil, err
+	}
+	if c.r.URL.Query().Get("accept") != "pdf" &&
+		preferred(c.r.Header.Get("Accept"), "application/pdf", "application/x-pdf") == "" {
+		return nil, &porting.Error{Kind: porting.KindNotAcceptable, Message: "not acceptable",
+			Data: map[string]any{"message": "the LOA is a PDF: send Accept: application/pdf (or ?accept=pdf)"}}
+	}
+	d, err := a.svc.LOA(c.r.Context(), c.actor, acct, id)
+	if err != nil {
+		return nil, err
+	}
+	pdf, err := loa.Render(loaInput(d))
+	if err != nil {
+		return nil, err
+	}
+	h := c.w.Header()
+	h.Set("Content-Type", "application/pdf")
+	h.Set("Content-Disposition", contentDisposition(safeFilename(d.Request.Name())+"-loa.pdf"))
+	c.w.WriteHeader(http.StatusOK)
+	_, _ = c.w.Write(pdf)
+	return nil, nil
+}
+
+// loaInput maps a request to the letter. Street address is bill's
+// street_address, or address as Monster UI 4.0 sends it.
+func loaInput(d *porting.LOAData) loa.Input {
+	r := d.Request
+	var bill porting.Fields
+	_ = bill.UnmarshalRaw(r.Public["bill"])
+	street := bill.String("street_address")
+	if street == "" {
+		street = bill.String("address")
+	}
+	carrier := r.Public.String("carrier")
+	if carrier == "" {
+		carrier = bill.String("carrier")
+	}
+	in := loa.Input{
+		RequestID: r.ID, AccountID: r.AccountID, RequestName: r.Name(),
+		Date:     porting.FromGregorian(r.Modified),
+		Provider: loa.Provider{Name: d.Authority.Name},
+		Customer: loa.Customer{
+			AccountName: d.Account.Name, Name: bill.String("name"), StreetAddress: street,
+			ExtendedAddress: bill.String("extended_address"), Locality: bill.String("locality"),
+			Region: bill.String("region"), PostalCode: bill.String("postal_code"),
+		},
+		Carrier: carrier, BTN: bill.String("btn"), AccountNumber: bill.String("account_number"),
+		HasPIN:  bill.String("pin") != "",
+		Numbers: r.Numbers(),
+	}
+	if p := d.Profile; p != nil {
+		in.Provider = loa.Provider{Name: p.Name, AddressLines: p.AddressLines, Email: p.Email, Phone: p.Phone}
+	}
+	return in
+}
+
+// contentDisposition names a download; mime encodes non-ASCII names
+// (RFC 2231) so that "Société.pdf" survives the header.
+func contentDisposition(name string) string {
+	if v := mime.FormatMediaType("attachment", map[string]string{"filename": name}); v != "" {
+		return v
+	}
+	return "attachment"
+}
+
+// safeFilename keeps a header-safe file name.
+func safeFilename(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == '"' || r == '\\' || r == '/' || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, name)
+	if strings.TrimSpace(name) == "" {
+		return "port-request"
+	}
+	return name
+}

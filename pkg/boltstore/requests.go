@@ -1,0 +1,135 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// CreateRequest stores a new port request; KindConflict when the id exists.
+// It sets r.Rev.
+func (s *Store) CreateRequest(ctx context.Context, r *porting.Request) error {
+	if r.ID == "" {
+		return porting.E(porting.KindInternal, "boltstore: port request without id")
+	}
+	doc := *r
+	doc.Rev = ""
+	doc.Attachments = nil // stubs of a new document would name nothing stored
+	return s.putRequest(ctx, &doc, r, create)
+}
+
+// UpdateRequest replaces the document at r.Rev, keeping the attachments
+// r.Attachments names; KindConflict when the revision is missing or stale.
+// It sets r.Rev.
+func (s *Store) UpdateRequest(ctx context.Context, r *porting.Request) error {
+	if r.Rev == "" {
+		return conflict()
+	}
+	doc := *r
+	return s.putRequest(ctx, &doc, r, update)
+}
+
+func (s *Store) putRequest(ctx context.Context, doc, r *porting.Request, mode writeMode) error {
+	fields, err := marshalFields(doc)
+	if err != nil {
+		return err
+	}
+	var rev string
+	err = s.write(ctx, func(tx *bolt.Tx) error {
+		var err error
+		rev, err = putDoc(tx, dbPortRequests, r.ID, fields.Clone(), mode, r.Rev)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r.Rev = rev
+	return nil
+}
+
+// GetRequest reads one port request, soft-deleted ones included. Another
+// type of document is KindNotFound: ids come from clients.
+func (s *Store) GetRequest(ctx context.Context, id string) (*porting.Request, error) {
+	if id == "" || strings.HasPrefix(id, "_") {
+		return nil, porting.NotFound(id)
+	}
+	var r *porting.Request
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		r, err = decodeRequest(getDoc(tx, dbPortRequests, id))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, porting.NotFound(id)
+	}
+	return r, nil
+}
+
+// decodeRequest reads a port request document; nil for none (absent, or
+// another pvt_type).
+func decodeRequest(raw []byte) (*porting.Request, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	r := &porting.Request{}
+	switch err := r.UnmarshalJSON(raw); {
+	case errors.Is(err, porting.ErrNotRequest):
+		return nil, nil
+	case err != nil:
+		return nil, porting.Wrap(porting.KindInternal, "decode port request", err)
+	}
+	return r, nil
+}
+
+// RequestsByNumber lists the undeleted requests carrying number e164, in
+// document id order (the listing_by_number index).
+func (s *Store) RequestsByNumber(ctx context.Context, e164 string) ([]*porting.Request, error) {
+	out := []*porting.Request{}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		prefix := tuple{}.str(e164)
+		c := tx.Bucket(idxRequestsByNumber).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			r, err := decodeRequest(getDoc(tx, dbPortRequests, string(k[len(prefix):])))
+			if err != nil || r == nil || r.Deleted {
+				continue // a document Kazoo or a person broke must not fail the check
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ActiveHolders reads the port_in_numbers index for each number: the
+// submitted, pending or scheduled requests carrying it, by request id.
+func (s *Store) ActiveHolders(ctx context.Context, numbers []string) (map[string][]porting.NumberHolder, error) {
+	out := map[string][]porting.NumberHolder{}
+	if len(numbers) == 0 {
+		return out, nil
+	}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(idxActiveNumbers).Cursor()
+		for _, n := range numbers {
+			prefix := tuple{}.str(n)
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				out[n] = append(out[n], porting.NumberHolder{RequestID: string(k[len(prefix):]), AccountID: string(v)})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

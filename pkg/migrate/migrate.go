@@ -1,0 +1,134 @@
+// Package migrate copies portreqd's data between stores (the embedded store
+// and CouchDB, either way). Both keep Kazoo's documents, so a migration is a
+// copy of documents database by database; it is idempotent (documents
+// already present and equal are skipped) and verifies every copy.
+package migrate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// Report counts what a migration did.
+type Report struct {
+	Databases   int
+	Documents   int // read from the source
+	Copied      int // written to the target
+	Skipped     int // already present and equal
+	Verified    int // read back from the target equal to the source
+	Attachments int // attachments copied
+}
+
+func (r *Report) String() string {
+	return fmt.Sprintf("%d databases, %d documents: %d copied (%d attachments), %d already equal, %d verified",
+		r.Databases, r.Documents, r.Copied, r.Attachments, r.Skipped, r.Verified)
+}
+
+// fixedDatabases always exist; the others are found from the documents.
+var fixedDatabases = []string{"accounts", "port_requests", "port_number_claims"}
+
+// Copy copies every database portreqd uses from one store to the other,
+// reporting progress to progress (nil for none).
+func Copy(ctx context.Context, from, to porting.RawStore, progress io.Writer) (*Report, error) {
+	dbs, err := databases(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(progress),
+		progressbar.OptionSetDescription("copying"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("docs"),
+		progressbar.OptionThrottle(200_000_000),
+		progressbar.OptionClearOnFinish(),
+	)
+	defer bar.Finish()
+	rep := &Report{Databases: len(dbs)}
+	for _, db := range dbs {
+		bar.Describe("copying " + db)
+		err := from.RawDocs(ctx, db, func(doc *porting.RawDoc) error {
+			rep.Documents++
+			_ = bar.Add(1)
+			return copyDoc(ctx, from, to, db, doc, rep)
+		})
+		if err != nil {
+			return rep, fmt.Errorf("%s: %w", db, err)
+		}
+	}
+	return rep, nil
+}
+
+func copyDoc(ctx context.Context, from, to porting.RawStore, db string, doc *porting.RawDoc, rep *Report) error {
+	have, err := to.RawGet(ctx, db, doc.ID)
+	switch {
+	case err == nil && have.Equal(doc):
+		rep.Skipped++
+		return nil
+	case err != nil && !porting.IsKind(err, porting.KindNotFound):
+		return err
+	}
+	open := func(name string) (io.ReadCloser, error) { return from.RawAttachment(ctx, db, doc.ID, name) }
+	if err := to.RawPut(ctx, db, doc, open); err != nil {
+		return fmt.Errorf("copy %s: %w", doc.ID, err)
+	}
+	rep.Copied++
+	rep.Attachments += len(doc.Attachments)
+	got, err := to.RawGet(ctx, db, doc.ID)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", doc.ID, err)
+	}
+	if !got.Equal(doc) {
+		return fmt.Errorf("verify %s: the copy differs from the source", doc.ID)
+	}
+	rep.Verified++
+	return nil
+}
+
+// databases lists the fixed databases plus those found from the port
+// requests: the number database of every number on a request, and the
+// monthly ledger database of every completion. Database names are derived,
+// never listed, because pouchdb-server mangles names holding "/" in
+// _all_dbs.
+func databases(ctx context.Context, from porting.RawStore) ([]string, error) {
+	found := map[string]bool{}
+	err := from.RawDocs(ctx, "port_requests", func(doc *porting.RawDoc) error {
+		var r struct {
+			Type        string                     `json:"pvt_type"`
+			AccountID   string                     `json:"pvt_account_id"`
+			Numbers     map[string]json.RawMessage `json:"numbers"`
+			Transitions []porting.Transition       `json:"pvt_transitions"`
+		}
+		if json.Unmarshal(doc.Body, &r) != nil || r.Type != porting.RequestType {
+			return nil
+		}
+		for n := range r.Numbers {
+			found[porting.NumberDB(n)] = true
+		}
+		for _, t := range r.Transitions {
+			if t.Transition.New == porting.Completed && r.AccountID != "" {
+				found[porting.AccountDB(r.AccountID)+"-"+porting.FromGregorian(t.Timestamp).Format("200601")] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("port_requests: %w", err)
+	}
+	derived := make([]string, 0, len(found))
+	for db := range found {
+		derived = append(derived, db)
+	}
+	sort.Strings(derived)
+	return append(append([]string{}, fixedDatabases...), derived...), nil
+}

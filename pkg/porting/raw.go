@@ -1,0 +1,85 @@
+package porting
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+)
+
+// RawStore is a store seen as CouchDB databases of JSON documents, the view
+// migration copies through. Both stores keep Kazoo's documents unchanged,
+// so moving data between them is a copy of documents, not a translation.
+type RawStore interface {
+	// RawDocs calls fn for every document of database db (design documents
+	// excluded) in id order. A missing database has no documents.
+	RawDocs(ctx context.Context, db string, fn func(*RawDoc) error) error
+	// RawGet returns one document; KindNotFound when absent.
+	RawGet(ctx context.Context, db, id string) (*RawDoc, error)
+	// RawPut makes db/doc.ID equal to doc: its body, and its attachments
+	// read from open(name). It replaces whatever revision is there and
+	// creates the database when missing.
+	RawPut(ctx context.Context, db string, doc *RawDoc, open func(name string) (io.ReadCloser, error)) error
+	// RawAttachment opens attachment name of db/id.
+	RawAttachment(ctx context.Context, db, id, name string) (io.ReadCloser, error)
+}
+
+// RawDoc is a document without its store bookkeeping: Body holds every
+// member but _id, _rev and _attachments; Attachments their metadata, whose
+// md5 Digest tells whether two copies carry the same bytes.
+type RawDoc struct {
+	ID          string
+	Body        json.RawMessage
+	Attachments map[string]Attachment
+}
+
+// SplitRaw separates a stored document into a RawDoc.
+func SplitRaw(stored []byte) (*RawDoc, error) {
+	var doc Fields
+	if err := json.Unmarshal(stored, &doc); err != nil {
+		return nil, err
+	}
+	out := &RawDoc{ID: doc.String("_id")}
+	if raw, ok := doc["_attachments"]; ok {
+		if err := json.Unmarshal(raw, &out.Attachments); err != nil {
+			return nil, err
+		}
+		for name, a := range out.Attachments {
+			a.Stub, a.Revpos = false, 0
+			out.Attachments[name] = a
+		}
+	}
+	delete(doc, "_id")
+	delete(doc, "_rev")
+	delete(doc, "_attachments")
+	body, err := json.Marshal(map[string]json.RawMessage(doc)) // sorted keys: comparable
+	if err != nil {
+		return nil, err
+	}
+	out.Body = body
+	return out, nil
+}
+
+// Equal reports whether two documents have the same members and the same
+// attachment bytes (by digest) and types.
+func (d *RawDoc) Equal(o *RawDoc) bool {
+	if d.ID != o.ID || len(d.Attachments) != len(o.Attachments) {
+		return false
+	}
+	for name, a := range d.Attachments {
+		b, ok := o.Attachments[name]
+		if !ok || a.Digest != b.Digest || a.ContentType != b.ContentType || a.Length != b.Length {
+			return false
+		}
+	}
+	return canonicalEqual(d.Body, o.Body)
+}
+
+func canonicalEqual(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	ca, _ := json.Marshal(x)
+	cb, _ := json.Marshal(y)
+	return string(ca) == string(cb)
+}

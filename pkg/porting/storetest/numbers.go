@@ -1,0 +1,129 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+var numberTests = []test{
+	{"Numbers", testNumbers},
+	{"AccountNumbers", testAccountNumbers},
+	{"CreateTransaction", testCreateTransaction},
+}
+
+// number builds an in-service number document.
+func number(e164, account string) *porting.PhoneNumber {
+	return &porting.PhoneNumber{Number: e164, State: porting.NumberInService, AssignedTo: account,
+		PortedIn: true, PortID: "port", Created: 63900000000, Modified: 63900000000, Other: porting.Fields{}}
+}
+
+// createNumber stores n via the store and fails the test on error.
+func (h *harness) createNumber(t *testing.T, n *porting.PhoneNumber) {
+	t.Helper()
+	if err := h.s.CreateNumber(ctx(t), n); err != nil {
+		t.Fatalf("CreateNumber %s: %v", n.Number, err)
+	}
+}
+
+func testNumbers(t *testing.T, h *harness) {
+	acct, other := newID(t), newID(t)
+	a := number("+12025550100", acct)
+	a.Other.Set("used_by", "callflow") // Kazoo's members survive
+	h.createNumber(t, a)
+	wantRev(t, "CreateNumber", a.Rev, 1)
+	if h.raw != nil {
+		// Kazoo's database name, "/" and "+" included.
+		raw := h.rawDoc(t, "numbers/+1202", "+12025550100")
+		if raw["pvt_assigned_to"] != acct || raw["pvt_state"] != "in_service" || raw["pvt_db_name"] != "numbers/+1202" ||
+			raw["used_by"] != "callflow" {
+			t.Errorf("stored number = %v", raw)
+		}
+	}
+	wantKind(t, h.s.CreateNumber(ctx(t), number("+12025550100", other)), porting.KindConflict)
+
+	b := number("+13035550100", acct) // a second number database
+	h.createNumber(t, b)
+	c := number("+12025550101", other)
+	h.createNumber(t, c)
+
+	got, err := h.s.GetNumbers(ctx(t), []string{
+		"+12025550100", "+13035550100", "+12025550101",
+		"+12025550199", // absent from an existing database
+		"+14155550100", // its database does not exist
+		"+12025550100", // asked twice
+	})
+	if err != nil {
+		t.Fatalf("GetNumbers: %v", err)
+	}
+	want := map[string]*porting.PhoneNumber{a.Number: a, b.Number: b, c.Number: c}
+	if diff := cmp.Diff(want, got, rawJSON); diff != "" {
+		t.Errorf("GetNumbers (-want +got):\n%s", diff)
+	}
+	if got, err := h.s.GetNumbers(ctx(t), nil); err != nil || len(got) != 0 {
+		t.Errorf("GetNumbers(nil) = %v, %v", got, err)
+	}
+}
+
+func testAccountNumbers(t *testing.T, h *harness) {
+	acct, other := newID(t), newID(t)
+	h.newRequest(t, reqSpec{account: acct, state: porting.Completed, modified: 100,
+		numbers: []string{"+13035550100", "+12025550100", "+12025550101", "+12025550102"}})
+	h.newRequest(t, reqSpec{account: acct, state: porting.Completed, modified: 200, numbers: []string{"+12025550100"}})
+	h.newRequest(t, reqSpec{account: other, state: porting.Completed, modified: 100, numbers: []string{"+12025550103"}})
+	h.newRequest(t, reqSpec{account: acct, state: porting.Completed, modified: 100, numbers: []string{"+12025550104"}, deleted: true})
+	h.createNumber(t, number("+13035550100", acct))
+	h.createNumber(t, number("+12025550100", acct))
+	h.createNumber(t, number("+12025550101", other)) // moved on to another account
+	h.createNumber(t, number("+12025550103", acct))  // assigned here, but never on a request of acct
+	h.createNumber(t, number("+12025550104", acct))  // only on a deleted request
+	released := number("+12025550102", acct)
+	released.State = "available"
+	h.createNumber(t, released)
+
+	got, err := h.s.AccountNumbers(ctx(t), acct)
+	if err != nil {
+		t.Fatalf("AccountNumbers: %v", err)
+	}
+	var nums []string
+	for _, n := range got {
+		nums = append(nums, n.Number)
+	}
+	if diff := cmp.Diff([]string{"+12025550100", "+13035550100"}, nums); diff != "" {
+		t.Errorf("AccountNumbers (-want +got):\n%s", diff)
+	}
+	if got, err := h.s.AccountNumbers(ctx(t), newID(t)); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("AccountNumbers of an account without numbers = %#v, %v", got, err)
+	}
+}
+
+func testCreateTransaction(t *testing.T, h *harness) {
+	acct := newID(t)
+	db := porting.AccountDB(acct) + "-202611"
+	tx := &porting.Transaction{ID: newID(t), Type: "debit", Amount: porting.DollarsToUnits(12.5),
+		Reason: "number_activation", Code: 3001, Description: "port", AccountID: acct, DB: db, AccountDB: porting.EncodedDB(db),
+		Created: 63900000000, Modified: 63900000000, Vsn: 2}
+	tx.Metadata.PortRequestID = newID(t)
+	tx.Metadata.Numbers = []string{"+12025550100"}
+	if err := h.s.CreateTransaction(ctx(t), tx); err != nil {
+		t.Fatalf("CreateTransaction: %v", err)
+	}
+	wantRev(t, "CreateTransaction", tx.Rev, 1)
+	if h.raw != nil {
+		raw := h.rawDoc(t, db, tx.ID)
+		if raw["pvt_amount"] != float64(125000) || raw["pvt_type"] != "debit" {
+			t.Errorf("stored transaction = %v", raw)
+		}
+	}
+	again := *tx
+	again.Rev = ""
+	wantKind(t, h.s.CreateTransaction(ctx(t), &again), porting.KindConflict)
+	// The same id in another month's database is another document.
+	next := *tx
+	next.Rev, next.DB = "", porting.AccountDB(acct)+"-202612"
+	if err := h.s.CreateTransaction(ctx(t), &next); err != nil {
+		t.Errorf("CreateTransaction in another month: %v", err)
+	}
+}
