@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -122,16 +121,65 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, env envelope) {
+	body, err := env.append(make([]byte, 0, 1024))
+	if err != nil { // a value that cannot be JSON: a bug, answered as one
+		body, _ = envelope{AuthToken: env.AuthToken, Data: map[string]any{"message": "internal error"},
+			Error: "500", Message: "internal error", RequestID: env.RequestID, Status: "error"}.append(nil)
+		status = http.StatusInternalServerError
+	}
 	h := w.Header()
 	h.Set("Content-Type", contentTypeJSON)
-	h.Del("Content-Length")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.WriteHeader(status)
 	if r.Method == http.MethodHead {
 		return
 	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(env)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// append writes the envelope with its members in Crossbar's (alphabetical)
+// order; data goes through appendData.
+func (e envelope) append(b []byte) ([]byte, error) {
+	b = append(b, `{"auth_token":`...)
+	b = appendString(b, e.AuthToken)
+	b = append(b, `,"data":`...)
+	var err error
+	if b, err = appendData(b, e.Data); err != nil {
+		return nil, err
+	}
+	if e.Error != "" {
+		b = append(b, `,"error":`...)
+		b = appendString(b, e.Error)
+	}
+	if e.Message != "" {
+		b = append(b, `,"message":`...)
+		b = appendString(b, e.Message)
+	}
+	if e.NextStartKey != nil {
+		b = append(b, `,"next_start_key":`...)
+		if b, err = appendData(b, e.NextStartKey); err != nil {
+			return nil, err
+		}
+	}
+	if e.PageSize != nil {
+		b = append(b, `,"page_size":`...)
+		b = strconv.AppendInt(b, int64(*e.PageSize), 10)
+	}
+	b = append(b, `,"request_id":`...)
+	b = appendString(b, e.RequestID)
+	if e.Revision != "" {
+		b = append(b, `,"revision":`...)
+		b = appendString(b, e.Revision)
+	}
+	if e.StartKey != nil {
+		b = append(b, `,"start_key":`...)
+		if b, err = appendData(b, e.StartKey); err != nil {
+			return nil, err
+		}
+	}
+	b = append(b, `,"status":`...)
+	b = appendString(b, e.Status)
+	return append(b, '}'), nil
 }
 
 // nonNil keeps `data` from ever being JSON null.

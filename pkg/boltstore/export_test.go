@@ -93,3 +93,25 @@ func DropIndexes(dir string) error {
 
 // FormatVersion is the format this binary writes.
 const FormatVersion = formatVersion
+
+// Snapshot returns every bucket but the attachment bodies' (_blob,
+// _staging) and _meta: documents, tombstones, attachment references and
+// index entries, as bucket → key → value.
+func (s *Store) Snapshot() (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			switch string(name) {
+			case string(bucketBlob), string(bucketStaging), string(bucketMeta):
+				return nil
+			}
+			m := map[string]string{}
+			out[string(name)] = m
+			return b.ForEach(func(k, v []byte) error {
+				m[string(k)] = string(v)
+				return nil
+			})
+		})
+	})
+	return out, err
+}

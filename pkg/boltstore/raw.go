@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 
@@ -187,3 +188,64 @@ func (s *Store) RawAttachment(ctx context.Context, db, id, name string) (io.Read
 // internal reports whether name is one of the store's own buckets rather
 // than a database: CouchDB database names start with a letter.
 func internal(db string) bool { return db == "" || strings.HasPrefix(db, "_") }
+
+// RawPutMany writes docs, none with attachments, in one transaction: one
+// commit (two fsyncs) for the batch. Each document goes in as RawPut puts
+// it, through replaceDoc: the revision after the stored (or deleted) one,
+// stored attachments dropped, index entries updated in the same
+// transaction. A later document of the batch with the id of an earlier one
+// replaces it, as a later RawPut would. Any failure writes nothing.
+func (s *Store) RawPutMany(ctx context.Context, db string, docs []*porting.RawDoc) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	if internal(db) {
+		return porting.E(porting.KindInternal, "boltstore: "+db+" is no database")
+	}
+	bodies := make([]porting.Fields, len(docs))
+	for i, d := range docs {
+		if len(d.Attachments) > 0 {
+			return porting.E(porting.KindInternal, "boltstore: RawPutMany: "+d.ID+" has attachments; use RawPut")
+		}
+		if err := json.Unmarshal(d.Body, &bodies[i]); err != nil {
+			return porting.Wrap(porting.KindInternal, "boltstore: body of "+d.ID, err)
+		}
+	}
+	return s.write(ctx, func(tx *bolt.Tx) error {
+		for i, d := range docs {
+			// replaceDoc changes the body it is given, and a write
+			// function may run twice (write.go): a copy each run.
+			if err := replaceDoc(tx, db, d.ID, bodies[i].Clone(), nil, nil); err != nil {
+				return fmt.Errorf("%s/%s: %w", db, d.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// RawGetMany reads the documents of ids that exist in one read
+// transaction.
+func (s *Store) RawGetMany(ctx context.Context, db string, ids []string) (map[string]*porting.RawDoc, error) {
+	out := make(map[string]*porting.RawDoc, len(ids))
+	if len(ids) == 0 || internal(db) {
+		return out, nil
+	}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		for _, id := range ids {
+			raw := getDoc(tx, db, id)
+			if raw == nil {
+				continue
+			}
+			doc, err := porting.SplitRaw(raw)
+			if err != nil {
+				return porting.Wrap(porting.KindInternal, "decode "+db+"/"+id, err)
+			}
+			out[id] = doc
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -137,6 +137,10 @@ func newTransport() *http.Transport {
 	// CouchDB is near: gzip would only burn CPU on both ends (profiles of a
 	// 50-row page showed inflate among the top costs).
 	tr.DisableCompression = true
+	// A CouchDB that accepts connections but never answers must turn into
+	// 503 datastore unavailable, not a request that hangs forever. Generous,
+	// because the first view query after a bulk load waits for the index.
+	tr.ResponseHeaderTimeout = 2 * time.Minute
 	return tr
 }
 

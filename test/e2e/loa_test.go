@@ -63,7 +63,7 @@ func testLOA(t *testing.T, e *env) {
 	text := pdfText(t, pdf.Raw)
 	for _, want := range []string{"Letter of Authorization", "Master Account", "PACIFIC BELL", "+14155550100",
 		"1234-5678", "PIN: provided", "Société Générale", "Zoë Müller", "116 Natoma Street", "San Francisco",
-		"94105", "+12025559000", "+12025559001", "Page 1 of"} {
+		"94105", "+12025559000", "+12025559001", "Page 1 of 2", "Page 2 of 2", "Attachment A"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("LOA text lacks %q", want)
 		}

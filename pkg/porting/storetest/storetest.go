@@ -33,7 +33,7 @@ type test struct {
 // Run runs the contract against the stores newStore returns: one fresh,
 // empty store per test, which newStore closes and removes in t.Cleanup.
 func Run(t *testing.T, newStore func(t *testing.T) porting.Store) {
-	groups := [][]test{requestTests, viewTests, listingTests, accountTests, attachmentTests, claimTests, numberTests, rawTests}
+	groups := [][]test{requestTests, viewTests, listingTests, accountTests, attachmentTests, claimTests, numberTests, rawTests, bulkTests}
 	for _, g := range groups {
 		for _, tt := range g {
 			t.Run(tt.name, func(t *testing.T) {
