@@ -1,6 +1,9 @@
 package api
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -66,7 +69,7 @@ func loaInput(d *porting.LOAData) loa.Input {
 		Numbers: r.Numbers(),
 	}
 	if p := d.Profile; p != nil {
-		in.Provider = loa.Provider{Name: p.Name, AddressLines: p.AddressLines, Email: p.Email, Phone: p.Phone}
+		in.Provider = loa.Provider{Name: p.Name, AddressLines: p.AddressLines, Email: p.Email, Phone: p.Phone, Logo: d.Logo}
 	}
 	return in
 }
@@ -92,4 +95,27 @@ func safeFilename(name string) string {
 		return "port-request"
 	}
 	return name
+}
+
+// putLOALogo stores the account's LOA logo (PUT /v2/accounts/{A}/loa_logo
+// with Content-Type image/png or image/jpeg).
+func (a *API) putLOALogo(c *call) (*reply, error) {
+	acct, err := c.pathID("account_id")
+	if err != nil {
+		return nil, err
+	}
+	ct, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, porting.MaxLogoBytes))
+	if err != nil {
+		return nil, &porting.Error{Kind: porting.KindTooLarge, Message: "file too large", Data: map[string]any{
+			"file": map[string]any{"maxSize": map[string]any{"message": fmt.Sprintf("Files must not be more than %d bytes", porting.MaxLogoBytes)}}}}
+	}
+	up := porting.Upload{Name: porting.LogoName, ContentType: ct, Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(body)), nil
+	}}
+	acc, err := a.svc.SetLOALogo(c.r.Context(), c.actor, acct, up)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{status: http.StatusCreated, data: map[string]any{}, revision: acc.Rev}, nil
 }

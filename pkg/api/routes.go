@@ -24,6 +24,7 @@ func (a *API) routes() http.Handler {
 	r.Handle(account+"/descendants", a.authed(a.listDescendants)).Methods(http.MethodGet)
 	r.Handle(account+"/api_key", a.authed(a.getAPIKey)).Methods(http.MethodGet)
 	r.Handle(account+"/phone_numbers", a.authed(a.phoneNumbers)).Methods(http.MethodGet)
+	r.Handle(account+"/loa_logo", a.authed(a.putLOALogo)).Methods(http.MethodPut)
 
 	const (
 		id    = "/{request_id}"

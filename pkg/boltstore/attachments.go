@@ -20,11 +20,25 @@ import (
 // does not have). The revision is checked before body is read, so a stale
 // upload fails without being read, and again at commit.
 func (s *Store) PutAttachment(ctx context.Context, id, rev, name, contentType string, body io.Reader) (string, error) {
+	return s.putAttachment(ctx, dbPortRequests, id, rev, name, contentType, body)
+}
+
+// PutAccountAttachment is PutAttachment on an account document (an LOA logo).
+func (s *Store) PutAccountAttachment(ctx context.Context, id, rev, name, contentType string, body io.Reader) (string, error) {
+	return s.putAttachment(ctx, dbAccounts, id, rev, name, contentType, body)
+}
+
+// GetAccountAttachment opens attachment name of account id.
+func (s *Store) GetAccountAttachment(ctx context.Context, id, name string) (*porting.AttachmentReader, error) {
+	return s.openAttachment(ctx, dbAccounts, id, name)
+}
+
+func (s *Store) putAttachment(ctx context.Context, db, id, rev, name, contentType string, body io.Reader) (string, error) {
 	if name == "" {
 		return "", porting.E(porting.KindInternal, "boltstore: attachment without name")
 	}
 	if err := s.view(ctx, func(tx *bolt.Tx) error {
-		_, err := currentDoc(tx, dbPortRequests, id, rev, conflict)
+		_, err := currentDoc(tx, db, id, rev, conflict)
 		return err
 	}); err != nil {
 		return "", err
@@ -36,7 +50,7 @@ func (s *Store) PutAttachment(ctx context.Context, id, rev, name, contentType st
 	var newRev string
 	err = s.write(ctx, func(tx *bolt.Tx) error {
 		var err error
-		newRev, err = commitAttachment(tx, id, rev, name, contentType, up)
+		newRev, err = commitAttachment(tx, db, id, rev, name, contentType, up)
 		return err
 	})
 	if err != nil {
@@ -138,14 +152,14 @@ func chunksLen(cs [][]byte) int64 {
 	return int64(n)
 }
 
-// commitAttachment makes the staged blob attachment name of request id
-// at rev, in the document's next revision.
-func commitAttachment(tx *bolt.Tx, id, rev, name, contentType string, up *upload) (string, error) {
-	old, err := currentDoc(tx, dbPortRequests, id, rev, conflict)
+// commitAttachment makes the staged blob attachment name of db/id at rev,
+// in the document's next revision.
+func commitAttachment(tx *bolt.Tx, db, id, rev, name, contentType string, up *upload) (string, error) {
+	old, err := currentDoc(tx, db, id, rev, conflict)
 	if err != nil {
 		return "", err
 	}
-	if err := dropAttachment(tx, dbPortRequests, id, name); err != nil {
+	if err := dropAttachment(tx, db, id, name); err != nil {
 		return "", err
 	}
 	atts := attachmentsOf(old)
@@ -160,17 +174,17 @@ func commitAttachment(tx *bolt.Tx, id, rev, name, contentType string, up *upload
 	atts[name] = meta
 	doc := old.Clone()
 	setAttachments(doc, atts)
-	newRev, err := store(tx, tx.Bucket([]byte(dbPortRequests)), dbPortRequests, id, rev, doc)
+	newRev, err := store(tx, tx.Bucket([]byte(db)), db, id, rev, doc)
 	if err != nil {
 		return "", err
 	}
-	if err := tx.Bucket(bucketAtt).Put(attKey(dbPortRequests, id, name), blobPrefix(up.blob)); err != nil {
+	if err := tx.Bucket(bucketAtt).Put(attKey(db, id, name), blobPrefix(up.blob)); err != nil {
 		return "", err
 	}
 	if err := tx.Bucket(bucketStaging).Delete(blobPrefix(up.blob)); err != nil {
 		return "", err
 	}
-	return newRev, reindex(tx, dbPortRequests, id, old, doc)
+	return newRev, reindex(tx, db, id, old, doc)
 }
 
 // discard deletes a staged blob that will never be committed. A failure

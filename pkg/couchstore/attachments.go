@@ -18,10 +18,24 @@ import (
 // reading it first; with no size known the upload goes out chunked, which
 // CouchDB and pouchdb-server accept. So an upload is never held in memory.
 func (s *Store) PutAttachment(ctx context.Context, id, rev, name, contentType string, body io.Reader) (string, error) {
+	return s.putAttachment(ctx, s.requests, id, rev, name, contentType, body)
+}
+
+// PutAccountAttachment is PutAttachment on an account document (an LOA logo).
+func (s *Store) PutAccountAttachment(ctx context.Context, id, rev, name, contentType string, body io.Reader) (string, error) {
+	return s.putAttachment(ctx, s.accounts, id, rev, name, contentType, body)
+}
+
+// GetAccountAttachment opens attachment name of account id.
+func (s *Store) GetAccountAttachment(ctx context.Context, id, name string) (*porting.AttachmentReader, error) {
+	return s.getAttachment(ctx, s.accounts, id, name)
+}
+
+func (s *Store) putAttachment(ctx context.Context, db *kivik.DB, id, rev, name, contentType string, body io.Reader) (string, error) {
 	if name == "" {
 		return "", porting.E(porting.KindInternal, "couchstore: attachment without name")
 	}
-	newRev, err := s.requests.PutAttachment(ctx, id, &kivik.Attachment{
+	newRev, err := db.PutAttachment(ctx, id, &kivik.Attachment{
 		Filename:    escapeAttName(name),
 		ContentType: contentType,
 		Content:     io.NopCloser(body),
@@ -35,10 +49,14 @@ func (s *Store) PutAttachment(ctx context.Context, id, rev, name, contentType st
 // GetAttachment opens attachment name of request id; the caller closes
 // Body. KindNotFound names the attachment: the document was read before.
 func (s *Store) GetAttachment(ctx context.Context, id, name string) (*porting.AttachmentReader, error) {
+	return s.getAttachment(ctx, s.requests, id, name)
+}
+
+func (s *Store) getAttachment(ctx context.Context, db *kivik.DB, id, name string) (*porting.AttachmentReader, error) {
 	if name == "" {
 		return nil, porting.NotFound(name)
 	}
-	att, err := s.requests.GetAttachment(ctx, id, escapeAttName(name))
+	att, err := db.GetAttachment(ctx, id, escapeAttName(name))
 	if err != nil {
 		return nil, storeErr(err, name)
 	}

@@ -1,6 +1,9 @@
 package porting
 
-import "context"
+import (
+	"context"
+	"io"
+)
 
 // Store is the persistence portreqd needs. Implementations keep Kazoo's
 // document shapes so that data moves between them and Kazoo by copying.
@@ -37,4 +40,9 @@ type AccountStore interface {
 	// MasterAccount is the oldest super-duper admin root account (ties by
 	// id); KindNotFound when none exists yet.
 	MasterAccount(ctx context.Context) (*Account, error)
+	// PutAccountAttachment streams body into attachment name of account id
+	// at rev (KindConflict when stale) and returns the new revision.
+	PutAccountAttachment(ctx context.Context, id, rev, name, contentType string, body io.Reader) (string, error)
+	// GetAccountAttachment opens attachment name of account id.
+	GetAccountAttachment(ctx context.Context, id, name string) (*AttachmentReader, error)
 }

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"image"
+	"image/color"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,7 +74,60 @@ func testLOA(t *testing.T, e *env) {
 	if strings.Contains(text, "9876") {
 		t.Error("the LOA prints the PIN")
 	}
+	// Branding without code: a profile on an ancestor account, and its logo.
+	s.do(t, "POST", "/v2/accounts/"+master, mtok, map[string]any{"data": map[string]any{"loa_profile": map[string]any{
+		"name": "Bayview Voice Networks", "address_lines": []string{"500 Howard Street, Suite 300", "San Francisco, CA 94105"},
+		"email": "porting@bayview.example", "phone": "+1 415 555 0199"}}}).expect(t, 200)
+	s.do(t, "PUT", "/v2/accounts/"+master+"/loa_logo", mtok, logoPNG(t), "Content-Type", "image/png").expect(t, 201)
+	s.do(t, "PUT", "/v2/accounts/"+master+"/loa_logo", mtok, "GIF89a", "Content-Type", "image/gif").expect(t, 415)
+	branded := s.do(t, "GET", path, tok, nil, "Accept", "application/pdf").expect(t, 200)
+	btext := pdfText(t, branded.Raw)
+	for _, want := range []string{"Bayview Voice Networks", "500 Howard Street, Suite 300", "porting@bayview.example"} {
+		if !strings.Contains(btext, want) {
+			t.Errorf("branded LOA lacks %q", want)
+		}
+	}
+	if n := pdfImages(t, branded.Raw); n != 2 {
+		t.Errorf("branded LOA has %d images, want the QR code and the logo", n)
+	}
+	// The account itself still shows no private or attachment members.
+	acc := s.do(t, "GET", "/v2/accounts/"+master, mtok, nil).expect(t, 200)
+	if strings.Contains(string(acc.Raw), "_attachments") || acc.data()["loa_profile"] == nil {
+		t.Errorf("account: %s", acc.Raw)
+	}
+
 	// Tenancy as for the request itself.
 	tokB, b := s.customer(t, mtok, master, "Other")
 	s.do(t, "GET", "/v2/accounts/"+b+"/port_requests/"+id+"/loa", tokB, nil, "Accept", "application/pdf").expect(t, 404)
+}
+
+// pdfImages counts the images in a PDF with poppler's pdfimages.
+func pdfImages(t *testing.T, pdf []byte) int {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "loa.pdf")
+	if err := os.WriteFile(path, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdfimages", "-list", path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return len(lines) - 2 // two header lines
+}
+
+// logoPNG is a small two-colour PNG.
+func logoPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 120, 60))
+	for x := 0; x < 120; x++ {
+		for y := 0; y < 60; y++ {
+			img.Set(x, y, color.RGBA{R: uint8(x * 2), G: 80, B: 160, A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"encoding/json"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,6 +20,43 @@ var accountTests = []test{
 	{"ChildrenAndDescendants", testChildrenAndDescendants},
 	{"MasterAccount", testMasterAccount},
 	{"AccountUnknownFieldsSurvive", testAccountUnknownFieldsSurvive},
+	{"AccountAttachment", testAccountAttachment},
+}
+
+// testAccountAttachment stores an LOA logo on an account, checks it survives
+// an account update, and that a stale revision is a conflict.
+func testAccountAttachment(t *testing.T, h *harness) {
+	a := h.createAccount(t, &porting.Account{Name: "Logo", Tree: []string{}, APIKey: "key-" + newID(t),
+		Created: 63900000000, Modified: 63900000000})
+	logo := strings.Repeat("\x89PNG logo bytes ", 4000)
+	rev, err := h.s.PutAccountAttachment(ctx(t), a.ID, a.Rev, "loa_logo", "image/png", strings.NewReader(logo))
+	if err != nil {
+		t.Fatalf("PutAccountAttachment: %v", err)
+	}
+	wantRev(t, "PutAccountAttachment", rev, 2)
+	if _, err := h.s.PutAccountAttachment(ctx(t), a.ID, a.Rev, "loa_logo", "image/png", strings.NewReader("x")); !porting.IsKind(err, porting.KindConflict) {
+		t.Errorf("stale PutAccountAttachment: %v, want KindConflict", err)
+	}
+	got, err := h.s.GetAccount(ctx(t), a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Name = "Logo Renamed"
+	if err := h.s.UpdateAccount(ctx(t), got); err != nil {
+		t.Fatalf("UpdateAccount: %v", err)
+	}
+	att, err := h.s.GetAccountAttachment(ctx(t), a.ID, "loa_logo")
+	if err != nil {
+		t.Fatalf("GetAccountAttachment after update: %v", err)
+	}
+	body, _ := io.ReadAll(att.Body)
+	att.Body.Close()
+	if string(body) != logo || att.ContentType != "image/png" {
+		t.Errorf("logo after update: %d bytes, %q", len(body), att.ContentType)
+	}
+	if _, err := h.s.GetAccountAttachment(ctx(t), a.ID, "nope"); !porting.IsKind(err, porting.KindNotFound) {
+		t.Errorf("unknown attachment: %v, want KindNotFound", err)
+	}
 }
 
 // createAccount stores a via the store and fails the test on error.
