@@ -3,6 +3,7 @@ package porting
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -21,12 +22,49 @@ func (f Fields) Clone() Fields {
 }
 
 // Set marshals v under key.
+//
+// Scalars are written without encoding/json: listings set several members
+// on every row.
 func (f Fields) Set(key string, v any) {
+	switch v := v.(type) {
+	case string:
+		f[key] = appendJSONString(nil, v)
+		return
+	case State:
+		f[key] = appendJSONString(nil, string(v))
+		return
+	case int64:
+		f[key] = strconv.AppendInt(nil, v, 10)
+		return
+	case int:
+		f[key] = strconv.AppendInt(nil, int64(v), 10)
+		return
+	case bool:
+		f[key] = strconv.AppendBool(nil, v)
+		return
+	case json.RawMessage:
+		f[key] = v
+		return
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic("porting: marshal " + key + ": " + err.Error())
 	}
 	f[key] = b
+}
+
+// appendJSONString appends s quoted as encoding/json would (HTML escaping
+// included, so the bytes are identical), taking a shortcut for plain ASCII.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			enc, _ := json.Marshal(s)
+			return append(b, enc...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // String returns the member key as a string, "" when absent or not a string.

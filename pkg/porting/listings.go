@@ -200,8 +200,9 @@ func (s *Service) ByNumber(ctx context.Context, actor *Account, accountID, numbe
 	}
 	sortNewestFirst(mine)
 	flat := make([]Fields, 0, len(mine))
+	w := s.newRows()
 	for _, r := range mine {
-		v, err := s.row(ctx, r)
+		v, err := w.row(ctx, r)
 		if err != nil {
 			return nil, err
 		}
@@ -219,12 +220,26 @@ func sortNewestFirst(rs []*Request) {
 	})
 }
 
-// row is a request as a listing shows it: its view plus account_id.
-func (s *Service) row(ctx context.Context, r *Request) (Fields, error) {
-	v, err := s.View(ctx, r)
-	if err != nil {
-		return nil, err
+// rows builds listing rows: each request's view plus account_id, with the
+// per-account _read_only block computed once per account.
+type rows struct {
+	s  *Service
+	ro map[string]json.RawMessage
+}
+
+func (s *Service) newRows() *rows { return &rows{s: s, ro: map[string]json.RawMessage{}} }
+
+func (w *rows) row(ctx context.Context, r *Request) (Fields, error) {
+	ro, ok := w.ro[r.AccountID]
+	if !ok {
+		var err error
+		if ro, err = w.s.readOnly(ctx, r.AccountID); err != nil {
+			return nil, err
+		}
+		w.ro[r.AccountID] = ro
 	}
+	v := r.View()
+	v["_read_only"] = ro
 	v.Set("account_id", r.AccountID)
 	return v, nil
 }
@@ -234,8 +249,9 @@ func (s *Service) row(ctx context.Context, r *Request) (Fields, error) {
 func (s *Service) group(ctx context.Context, rs []*Request) ([]Group, error) {
 	groups := []Group{}
 	index := map[string]int{}
+	w := s.newRows()
 	for _, r := range rs {
-		v, err := s.row(ctx, r)
+		v, err := w.row(ctx, r)
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -506,6 +507,32 @@ func (r *Request) Uploads() map[string]map[string]any {
 	return out
 }
 
+// uploadsJSON is Uploads as JSON, written directly: every listing row has it.
+func (r *Request) uploadsJSON() json.RawMessage {
+	if len(r.Attachments) == 0 {
+		return json.RawMessage("{}")
+	}
+	names := make([]string, 0, len(r.Attachments))
+	for name := range r.Attachments {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	b := []byte{'{'}
+	for i, name := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		a := r.Attachments[name]
+		b = appendJSONString(b, name)
+		b = append(b, `:{"content_type":`...)
+		b = appendJSONString(b, a.ContentType)
+		b = append(b, `,"length":`...)
+		b = strconv.AppendInt(b, a.Length, 10)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
 // View is the request as the API shows it: public members plus the computed
 // ones. The _read_only block is added by the service, which knows accounts.
 func (r *Request) View() Fields {
@@ -518,6 +545,6 @@ func (r *Request) View() Fields {
 	out.Set("updated", r.Modified)
 	out.Set("port_state", r.State)
 	out.Set("sent", r.Sent)
-	out.Set("uploads", r.Uploads())
+	out["uploads"] = r.uploadsJSON()
 	return out
 }

@@ -26,21 +26,31 @@ func (s *Service) requestFor(ctx context.Context, accountID, id string) (*Reques
 // View is a request as the API shows it, with Kazoo 4.3's _read_only block
 // naming the owning account and its port authority.
 func (s *Service) View(ctx context.Context, r *Request) (Fields, error) {
+	ro, err := s.readOnly(ctx, r.AccountID)
+	if err != nil {
+		return nil, err
+	}
 	v := r.View()
-	ro := map[string]any{"account_id": r.AccountID}
-	if a, err := s.Account(ctx, r.AccountID); err == nil {
+	v["_read_only"] = ro
+	return v, nil
+}
+
+// readOnly is the _read_only block of requests of account accountID. It
+// depends on the account only, so a listing computes it once per account.
+func (s *Service) readOnly(ctx context.Context, accountID string) (json.RawMessage, error) {
+	ro := map[string]any{"account_id": accountID}
+	if a, err := s.Account(ctx, accountID); err == nil {
 		ro["account_name"] = a.Name
 	} else if !IsKind(err, KindNotFound) {
 		return nil, err
 	}
-	if auth, err := s.PortAuthority(ctx, r.AccountID); err == nil {
+	if auth, err := s.PortAuthority(ctx, accountID); err == nil {
 		ro["port_authority"] = auth.ID
 		ro["port_authority_name"] = auth.Name
 	} else if !IsKind(err, KindNotFound) {
 		return nil, err
 	}
-	v.Set("_read_only", ro)
-	return v, nil
+	return json.Marshal(ro)
 }
 
 // CreateRequest stores a new unconfirmed request for account accountID.

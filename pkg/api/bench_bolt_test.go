@@ -1,0 +1,68 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/portreqd/portreqd/pkg/api"
+	"github.com/portreqd/portreqd/pkg/boltstore"
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// BenchmarkCompletedPageEmbedded is BenchmarkCompletedPage on the embedded
+// store, with requests shaped like the load tool's (10 numbers, a bill).
+func BenchmarkCompletedPageEmbedded(b *testing.B) {
+	store, err := boltstore.Open(b.TempDir(), boltstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	svc := porting.NewService(porting.Config{Store: store})
+	ctx := context.Background()
+	master, _, err := svc.Bootstrap(ctx, "bench-key")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < 60; i++ {
+		data := porting.Fields{}
+		data.Set("name", fmt.Sprintf("bench %d", i))
+		nums := map[string]any{}
+		for j := 0; j < 10; j++ {
+			nums[fmt.Sprintf("+1312%03d%04d", i, j)] = map[string]any{}
+		}
+		data.Set("numbers", nums)
+		data.Set("bill", map[string]any{"name": "Load Test", "locality": "Chicago", "region": "IL", "postal_code": "60601"})
+		r, err := svc.CreateRequest(ctx, master, master.ID, data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, st := range []porting.State{porting.Submitted, porting.Pending, porting.Completed} {
+			if _, err := svc.Transition(ctx, master, master.ID, r.ID, st, porting.TransitionInput{AcceptCharges: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	tokens := api.NewTokens([]byte("bench"), time.Hour, time.Now)
+	srv := newServer(b, api.New(api.Config{Service: svc, Tokens: tokens, MaxUploadBytes: 1 << 20}))
+	tok, _ := tokens.Issue(master.ID)
+	url := srv.URL + "/v2/accounts/" + master.ID + "/port_requests/completed?page_size=50"
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("X-Auth-Token", tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatal(resp.Status)
+		}
+	}
+}
