@@ -2,8 +2,6 @@ package couchstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -134,11 +132,7 @@ func ctx(t *testing.T) context.Context {
 // newID is a Kazoo id: 32 lowercase hex.
 func newID(t *testing.T) string {
 	t.Helper()
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
+	return porting.RandomID()
 }
 
 // wantKind fails unless err is a domain error of kind.

@@ -3,8 +3,6 @@ package migrate_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,11 +38,7 @@ func ctx(t *testing.T) context.Context {
 
 func newID(t *testing.T) string {
 	t.Helper()
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
+	return porting.RandomID()
 }
 
 func openBolt(t *testing.T) *boltstore.Store {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/portreqd/portreqd/views"
 )
 
 // seedWorkers is how many requests seeding and pool building keep in
@@ -26,6 +28,7 @@ type portreqd struct {
 	base   string
 	client *http.Client
 	token  string
+	master string // the master account, learnt at login
 }
 
 // newRequest builds an API request; body may be nil. It is used both by
@@ -59,7 +62,7 @@ func (p *portreqd) call(ctx context.Context, method, path string, body []byte, w
 }
 
 // newRequest builds a raw CouchDB request with the basic-auth header.
-func (c *couch) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
+func (c *couchServer) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -78,7 +81,7 @@ func (c *couch) newRequest(ctx context.Context, method, path string, body []byte
 	return req, nil
 }
 
-func (c *couch) call(ctx context.Context, client *http.Client, method, path string, body []byte, want int) (map[string]any, error) {
+func (c *couchServer) call(ctx context.Context, client *http.Client, method, path string, body []byte, want int) (map[string]any, error) {
 	req, err := c.newRequest(ctx, method, path, body)
 	if err != nil {
 		return nil, err
@@ -87,7 +90,7 @@ func (c *couch) call(ctx context.Context, client *http.Client, method, path stri
 }
 
 // createDB creates a database; 412 (it exists) is fine.
-func (c *couch) createDB(ctx context.Context, client *http.Client, name string) error {
+func (c *couchServer) createDB(ctx context.Context, client *http.Client, name string) error {
 	_, err := c.call(ctx, client, http.MethodPut, "/"+url.PathEscape(name), nil, http.StatusCreated)
 	var se *statusError
 	if errors.As(err, &se) && se.status == http.StatusPreconditionFailed {
@@ -96,13 +99,13 @@ func (c *couch) createDB(ctx context.Context, client *http.Client, name string) 
 	return err
 }
 
-func (c *couch) deleteDB(ctx context.Context, client *http.Client, name string) {
+func (c *couchServer) deleteDB(ctx context.Context, client *http.Client, name string) {
 	_, _ = c.call(ctx, client, http.MethodDelete, "/"+url.PathEscape(name), nil, http.StatusOK)
 }
 
 // dropPrefix deletes every database of a prefix this tool invented, so that
 // repeated runs do not fill the dev server.
-func (c *couch) dropPrefix(ctx context.Context, client *http.Client, prefix string, stderr io.Writer) {
+func (c *couchServer) dropPrefix(ctx context.Context, client *http.Client, prefix string, stderr io.Writer) {
 	req, err := c.newRequest(ctx, http.MethodGet, "/_all_dbs", nil)
 	if err != nil {
 		return
@@ -123,6 +126,29 @@ func (c *couch) dropPrefix(ctx context.Context, client *http.Client, prefix stri
 			c.deleteDB(ctx, client, n)
 		}
 	}
+}
+
+// primeViews queries every view of portreqd's design documents once, with
+// a client that waits as long as the index build takes, so that no
+// measured request pays for indexing documents seeded behind the server's
+// back.
+func (c *couchServer) primeViews(ctx context.Context, prefix string, stderr io.Writer) error {
+	docs, err := views.All()
+	if err != nil {
+		return err
+	}
+	slow := &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompression: true}}
+	defer slow.CloseIdleConnections()
+	for _, d := range docs {
+		for _, v := range d.Views() {
+			fmt.Fprintf(stderr, "load: indexing %s%s %s/%s\n", prefix, d.DB, d.ID, v)
+			path := "/" + url.PathEscape(prefix+d.DB) + "/" + d.ID + "/_view/" + url.PathEscape(v) + "?limit=1"
+			if _, err := c.call(ctx, slow, http.MethodGet, path, nil, http.StatusOK); err != nil {
+				return fmt.Errorf("index view %s/%s: %w", d.ID, v, err)
+			}
+		}
+	}
+	return nil
 }
 
 // statusError is an answer with an unexpected HTTP status.
@@ -191,49 +217,72 @@ func requestBody(name, number string) []byte {
 	return b
 }
 
-// seed is what the scenarios work on.
-type seed struct {
-	master    string
-	account   string   // the sub-account all requests belong to
-	ids       []string // every seeded request
-	completed int      // how many of ids (the first ones) are completed
-	rawDoc    []byte   // a stored request document without _id/_rev: the couch_put_doc body
-	numbers   *numbers
+// seededRequest is one stored port request the read scenarios pick from.
+type seededRequest struct {
+	id      string
+	account string // its owner: the URL account of every request about it
+	number  string // one of its numbers, for by_number
 }
 
-// seedData logs in, creates a sub-account and the port requests, and completes
-// enough of them for a full 50-row completed page.
-func seedData(ctx context.Context, api *portreqd, c *couch, prefix, apiKey string, n int) (*seed, error) {
+// seed is what the scenarios work on.
+type seed struct {
+	master      string
+	pageAccount string // owns at least 50 completed requests in the current window
+	workAccount string // where the create, submit and upload pools are made
+	requests    []seededRequest
+	rawDoc      []byte // a stored request document without _id/_rev: the couch_put_doc body
+	numbers     *numbers
+	notes       []string // how the data set was made, printed with the results
+}
+
+// login exchanges the master API key for a token used by every request.
+func (p *portreqd) login(ctx context.Context, apiKey string) error {
 	body, _ := json.Marshal(map[string]any{"data": map[string]any{"api_key": apiKey}})
-	env, err := api.call(ctx, http.MethodPut, "/v2/api_auth", body, http.StatusCreated)
+	env, err := p.call(ctx, http.MethodPut, "/v2/api_auth", body, http.StatusCreated)
 	if err != nil {
-		return nil, fmt.Errorf("api_auth: %w", err)
+		return fmt.Errorf("api_auth: %w", err)
 	}
 	token, _ := env["auth_token"].(string)
-	s := &seed{numbers: newNumbers()}
-	s.master, _ = dataField(env, "account_id")
-	if token == "" || s.master == "" {
-		return nil, errors.New("api_auth: no auth_token or data.account_id in the answer")
+	p.master, _ = dataField(env, "account_id")
+	if token == "" || p.master == "" {
+		return errors.New("api_auth: no auth_token or data.account_id in the answer")
 	}
-	api.token = token
+	p.token = token
+	return nil
+}
 
-	env, err = api.call(ctx, http.MethodPut, "/v2/accounts/"+s.master, []byte(`{"data":{"name":"load"}}`), http.StatusCreated)
+// seedViaAPI creates a sub-account and the port requests (one number
+// each) through the API, and completes enough of them for a full 50-row
+// completed page. It is the way to seed a portreqd this tool did not start;
+// it cannot spread modified times (they are all "now").
+func seedViaAPI(ctx context.Context, api *portreqd, n int) (*seed, error) {
+	s := &seed{numbers: newNumbers(), master: api.master}
+	env, err := api.call(ctx, http.MethodPut, "/v2/accounts/"+s.master, []byte(`{"data":{"name":"load"}}`), http.StatusCreated)
 	if err != nil {
 		return nil, fmt.Errorf("create sub-account: %w", err)
 	}
-	if s.account, _ = dataField(env, "id"); s.account == "" {
+	sub, _ := dataField(env, "id")
+	if sub == "" {
 		return nil, errors.New("create sub-account: no data.id")
 	}
-
-	if s.ids, err = createRequests(ctx, api, s.account, s.numbers, n, "load"); err != nil {
+	s.pageAccount, s.workAccount = sub, sub
+	nums := make([]string, n)
+	for i := range nums {
+		nums[i] = s.numbers.next()
+	}
+	ids, err := createRequestsWith(ctx, api, sub, n, "load", func(i int) string { return nums[i] })
+	if err != nil {
 		return nil, err
 	}
-	s.completed = min(n, max(60, n/2))
+	for i, id := range ids {
+		s.requests = append(s.requests, seededRequest{id: id, account: sub, number: nums[i]})
+	}
+	completed := min(n, max(60, n/2))
 	// Completing walks submitted → pending → completed as the master, the
 	// port authority of the sub-account.
-	err = parallel(ctx, s.completed, func(i int) error {
+	err = parallel(ctx, completed, func(i int) error {
 		for _, st := range []string{"submitted?accept_charges=true", "pending", "completed"} {
-			if _, err := api.call(ctx, http.MethodPatch, "/v2/accounts/"+s.account+"/port_requests/"+s.ids[i]+"/"+st, nil, http.StatusOK); err != nil {
+			if _, err := api.call(ctx, http.MethodPatch, "/v2/accounts/"+sub+"/port_requests/"+ids[i]+"/"+st, nil, http.StatusOK); err != nil {
 				return err
 			}
 		}
@@ -242,34 +291,101 @@ func seedData(ctx context.Context, api *portreqd, c *couch, prefix, apiKey strin
 	if err != nil {
 		return nil, fmt.Errorf("complete: %w", err)
 	}
-
-	// The page scenario is only meaningful if the page is full.
-	env, err = api.call(ctx, http.MethodGet, "/v2/accounts/"+s.account+"/port_requests/completed?page_size=50", nil, http.StatusOK)
-	if err != nil {
-		return nil, fmt.Errorf("completed page: %w", err)
-	}
-	if rows := pageRows(env); rows != 50 {
-		return nil, fmt.Errorf("completed page has %d rows, want 50 (of %d completed)", rows, s.completed)
-	}
-
-	// The couch_put_doc body is a real stored document, so that the
-	// baseline writes as many bytes as portreqd does.
-	doc, err := c.call(ctx, api.client, http.MethodGet, "/"+url.PathEscape(prefix+"port_requests")+"/"+s.ids[len(s.ids)-1], nil, http.StatusOK)
-	if err != nil {
-		return nil, fmt.Errorf("read a stored request from CouchDB (is -db-prefix right?): %w", err)
-	}
-	delete(doc, "_id")
-	delete(doc, "_rev")
-	s.rawDoc, _ = json.Marshal(doc)
+	s.notes = append(s.notes, fmt.Sprintf("through the API: %d port requests of one number each in one sub-account of the master, %d of them completed, the rest unconfirmed; "+
+		"all modified during seeding (the API cannot backdate)", n, completed))
 	return s, nil
 }
 
-// createRequests creates n unconfirmed port requests of one number each.
+// readRawDoc takes the couch_put_doc body from a stored request, so that
+// the baseline writes as many bytes as portreqd does.
+func (s *seed) readRawDoc(ctx context.Context, c *couchServer, client *http.Client, prefix string) error {
+	doc, err := c.call(ctx, client, http.MethodGet, "/"+url.PathEscape(prefix+"port_requests")+"/"+s.requests[len(s.requests)-1].id, nil, http.StatusOK)
+	if err != nil {
+		return fmt.Errorf("read a stored request from CouchDB (is -db-prefix right?): %w", err)
+	}
+	delete(doc, "_id")
+	delete(doc, "_rev")
+	delete(doc, "_attachments")
+	s.rawDoc, _ = json.Marshal(doc)
+	return nil
+}
+
+// checkSeed asks portreqd once, outside any measurement, what the
+// scenarios rely on: full 50-row pages, by_number finding its request, a
+// request and its LOA readable. A data set portreqd reads differently from
+// what the seeder meant fails here with a message instead of as a table of
+// errors.
+func checkSeed(ctx context.Context, api *portreqd, s *seed) error {
+	for _, path := range []string{
+		"/v2/accounts/" + s.pageAccount + "/port_requests/completed?page_size=50",
+		"/v2/accounts/" + s.master + "/descendants/port_requests/completed?page_size=50",
+	} {
+		env, err := api.call(ctx, http.MethodGet, path, nil, http.StatusOK)
+		if err != nil {
+			return fmt.Errorf("GET %s: %w", path, err)
+		}
+		if rows := pageRows(env); rows != 50 {
+			return fmt.Errorf("GET %s: %d rows, want a full page of 50", path, rows)
+		}
+	}
+	for _, i := range []int{0, len(s.requests) / 2, len(s.requests) - 1} {
+		r := s.requests[i]
+		env, err := api.call(ctx, http.MethodGet, byNumberPath(r), nil, http.StatusOK)
+		if err != nil {
+			return fmt.Errorf("by_number %s: %w", r.number, err)
+		}
+		found := false
+		list, _ := env["data"].([]any)
+		for _, x := range list {
+			if m, _ := x.(map[string]any); m["id"] == r.id {
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("by_number %s: request %s not in the answer (%d rows)", r.number, r.id, len(list))
+		}
+		if _, err := api.call(ctx, http.MethodGet, requestPath(r), nil, http.StatusOK); err != nil {
+			return fmt.Errorf("GET request %s: %w", r.id, err)
+		}
+		req, err := api.newRequest(ctx, http.MethodGet, requestPath(r)+"/loa", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Accept", "application/pdf")
+		resp, err := api.client.Do(req)
+		if err != nil {
+			return err
+		}
+		head := make([]byte, 5)
+		_, _ = io.ReadFull(resp.Body, head)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/pdf" || string(head) != "%PDF-" {
+			return fmt.Errorf("LOA of %s: HTTP %d, %s, starts %q", r.id, resp.StatusCode, resp.Header.Get("Content-Type"), head)
+		}
+	}
+	return nil
+}
+
+func requestPath(r seededRequest) string {
+	return "/v2/accounts/" + r.account + "/port_requests/" + r.id
+}
+
+func byNumberPath(r seededRequest) string {
+	return "/v2/accounts/" + r.account + "/port_requests?by_number=" + url.QueryEscape(r.number)
+}
+
+// createRequests creates n unconfirmed port requests of one fresh number
+// each.
 func createRequests(ctx context.Context, api *portreqd, account string, g *numbers, n int, name string) ([]string, error) {
+	return createRequestsWith(ctx, api, account, n, name, func(int) string { return g.next() })
+}
+
+func createRequestsWith(ctx context.Context, api *portreqd, account string, n int, name string, number func(i int) string) ([]string, error) {
 	ids := make([]string, n)
 	err := parallel(ctx, n, func(i int) error {
 		env, err := api.call(ctx, http.MethodPut, "/v2/accounts/"+account+"/port_requests",
-			requestBody(name+" "+strconv.Itoa(i), g.next()), http.StatusCreated)
+			requestBody(name+" "+strconv.Itoa(i), number(i)), http.StatusCreated)
 		if err != nil {
 			return err
 		}

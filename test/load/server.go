@@ -21,19 +21,31 @@ import (
 
 // server is a portreqd binary this tool built and started.
 type server struct {
-	url    string
-	cmd    *exec.Cmd
-	dir    string
-	exited chan error
+	url       string
+	debugAddr string
+	cmd       *exec.Cmd
+	dir       string
+	exited    chan error
 
 	mu       sync.Mutex
 	problems []string // warn and error log lines, masked
 	nProblem int
 }
 
-// startServer builds cmd/portreqd and runs it on a fresh database prefix,
-// with logging at warn so that the access log (one info line per request)
-// costs the measured server nothing.
+// serverOptions says which store the started portreqd uses: CouchDB at a
+// database prefix, or the embedded store in dataDir.
+type serverOptions struct {
+	couch     *couchServer
+	prefix    string
+	dataDir   string
+	apiKey    string
+	debugAddr string // --debug-addr (pprof) when not empty
+	couchURL  string // --couchdb instead of couch's own URL (the counting proxy)
+}
+
+// startServer builds cmd/portreqd and runs it on the store of o, with
+// logging at warn so that the access log (one info line per request) costs
+// the measured server nothing.
 //
 // At warn, portreqd does not print its info-level "listening" line, so the
 // tool cannot learn a port chosen by --listen 127.0.0.1:0. It reserves a
@@ -41,7 +53,7 @@ type server struct {
 // process grabs in between makes portreqd exit, which is reported); it
 // still prefers the "listening" line's addr should one appear, and waits
 // for /healthz to answer 200, which also proves the store is reachable.
-func startServer(ctx context.Context, c *couch, prefix, apiKey string, stderr io.Writer) (*server, error) {
+func startServer(ctx context.Context, o serverOptions, stderr io.Writer) (*server, error) {
 	dir, err := os.MkdirTemp("", "portreqd-load")
 	if err != nil {
 		return nil, err
@@ -60,15 +72,29 @@ func startServer(ctx context.Context, c *couch, prefix, apiKey string, stderr io
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	cmd := exec.Command(bin,
+	args := []string{
 		"--listen", listen,
-		"--couchdb", c.raw,
-		"--db-prefix", prefix,
-		"--master-api-key", apiKey,
+		"--master-api-key", o.apiKey,
 		"--token-secret", randomHex(32),
 		"--log-level", "warn",
-	)
+	}
+	password := ""
+	if o.couch != nil {
+		raw := o.couch.raw
+		if o.couchURL != "" {
+			raw = o.couchURL
+		}
+		args = append(args, "--couchdb", raw, "--db-prefix", o.prefix)
+		password = passwordOf(o.couch.raw)
+	} else {
+		args = append(args, "--data-dir", o.dataDir)
+	}
+	if o.debugAddr != "" {
+		args = append(args, "--debug-addr", o.debugAddr)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = cleanEnv()
+	cmd.SysProcAttr = childAttr()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		os.RemoveAll(dir)
@@ -79,10 +105,10 @@ func startServer(ctx context.Context, c *couch, prefix, apiKey string, stderr io
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start portreqd: %w", err)
 	}
-	s := &server{cmd: cmd, dir: dir, exited: make(chan error, 1)}
+	s := &server{cmd: cmd, dir: dir, exited: make(chan error, 1), debugAddr: o.debugAddr}
 	addr := make(chan string, 1)
 	scanned := make(chan struct{})
-	go s.scan(out, passwordOf(c.raw), addr, scanned)
+	go s.scan(out, password, addr, scanned)
 	go func() {
 		<-scanned // Wait must not close the pipe before it is read to the end
 		s.exited <- cmd.Wait()
@@ -185,6 +211,9 @@ func (s *server) report(w io.Writer) {
 		fmt.Fprintln(w, "  "+l)
 	}
 }
+
+// pid is portreqd's process id.
+func (s *server) pid() int { return s.cmd.Process.Pid }
 
 // freeLoopbackAddr returns a loopback address with a port free right now.
 func freeLoopbackAddr() (string, error) {
