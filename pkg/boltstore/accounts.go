@@ -34,16 +34,7 @@ func (s *Store) UpdateAccount(ctx context.Context, a *porting.Account) error {
 }
 
 func (s *Store) putAccount(ctx context.Context, doc, a *porting.Account, mode writeMode) error {
-	fields, err := marshalFields(doc)
-	if err != nil {
-		return err
-	}
-	var rev string
-	err = s.write(ctx, func(tx *bolt.Tx) error {
-		var err error
-		rev, err = putDoc(tx, dbAccounts, a.ID, fields.Clone(), mode, a.Rev)
-		return err
-	})
+	rev, err := s.putValue(ctx, dbAccounts, a.ID, a.Rev, doc, mode)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
@@ -45,6 +46,22 @@ const (
 // stubs in doc keep the stored attachments of those names (with their
 // stored metadata); stored attachments doc omits are removed, and a stub
 // naming none is KindConflict (CouchDB's 412 missing_stub).
+// putValue marshals v (a document type with Kazoo's JSON) and writes it as
+// db/id in its own commit, returning the new revision.
+func (s *Store) putValue(ctx context.Context, db, id, rev string, v any, mode writeMode) (string, error) {
+	fields, err := marshalFields(v)
+	if err != nil {
+		return "", err
+	}
+	var newRev string
+	err = s.write(ctx, func(tx *bolt.Tx) error {
+		var err error
+		newRev, err = putDoc(tx, db, id, fields.Clone(), mode, rev)
+		return err
+	})
+	return newRev, err
+}
+
 func putDoc(tx *bolt.Tx, db, id string, doc porting.Fields, mode writeMode, rev string) (string, error) {
 	if id == "" || strings.HasPrefix(id, "_") {
 		return "", porting.E(porting.KindInternal, "boltstore: invalid document id "+strconv.Quote(id))

@@ -35,16 +35,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r *porting.Request) error {
 }
 
 func (s *Store) putRequest(ctx context.Context, doc, r *porting.Request, mode writeMode) error {
-	fields, err := marshalFields(doc)
-	if err != nil {
-		return err
-	}
-	var rev string
-	err = s.write(ctx, func(tx *bolt.Tx) error {
-		var err error
-		rev, err = putDoc(tx, dbPortRequests, r.ID, fields.Clone(), mode, r.Rev)
-		return err
-	})
+	rev, err := s.putValue(ctx, dbPortRequests, r.ID, r.Rev, doc, mode)
 	if err != nil {
 		return err
 	}
