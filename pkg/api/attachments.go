@@ -67,10 +67,7 @@ func (a *API) storeAttachment(c *call, replace bool) (*reply, error) {
 		}
 		return io.NopCloser(f), nil
 	}}
-	if replace {
-		up.ContentType = ct
-	}
-	r, _, err := a.svc.PutAttachment(c.r.Context(), c.actor, acct, id, up, replace)
+	rev, err := a.svc.PutAttachment(c.r.Context(), c.actor, acct, id, up, replace)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +75,7 @@ func (a *API) storeAttachment(c *call, replace bool) (*reply, error) {
 	if replace {
 		status = http.StatusOK
 	}
-	return &reply{status: status, data: map[string]any{}, revision: r.Rev}, nil
+	return &reply{status: status, data: map[string]any{}, revision: rev}, nil
 }
 
 func (a *API) tooLarge() error {
@@ -92,11 +89,11 @@ func (a *API) deleteAttachment(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.svc.DeleteAttachment(c.r.Context(), c.actor, acct, id, vars(c.r)["name"])
+	rev, err := a.svc.DeleteAttachment(c.r.Context(), c.actor, acct, id, vars(c.r)["name"])
 	if err != nil {
 		return nil, err
 	}
-	return &reply{data: map[string]any{}, revision: r.Rev}, nil
+	return &reply{data: map[string]any{}, revision: rev}, nil
 }
 
 // getAttachment streams an attachment, negotiated on Accept: a client

@@ -2,10 +2,8 @@ package boltstore
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -87,16 +85,14 @@ func (s *Store) DescendantAccounts(ctx context.Context, id string) ([]*porting.A
 }
 
 // accountsUnder reads an index keyed T(ancestor, name) ‖ id. The key order
-// is already name then id; the sort repeats couchstore's so that both
-// stores answer alike even for names the key escaping reorders.
+// is already name then id; porting.SortAccounts settles names the key
+// escaping reorders, as every store does.
 func (s *Store) accountsUnder(ctx context.Context, index []byte, id string) ([]*porting.Account, error) {
 	accts, err := s.indexedAccounts(ctx, index, tuple{}.str(id), 0)
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(accts, func(a, b *porting.Account) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
-	})
+	porting.SortAccounts(accts)
 	return accts, nil
 }
 

@@ -1,10 +1,8 @@
 package couchstore
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"slices"
 
 	kivik "github.com/go-kivik/kivik/v4"
 
@@ -93,7 +91,7 @@ func (s *Store) DescendantAccounts(ctx context.Context, id string) ([]*porting.A
 
 // accountsUnder reads a view keyed [ancestor, name, id]. The rows come in
 // the server's collation, which differs between CouchDB (ICU) and
-// pouchdb-server (code points) for mixed case; sorting by bytes here makes
+// pouchdb-server (code points) for mixed case; porting.SortAccounts makes
 // every backend answer alike.
 func (s *Store) accountsUnder(ctx context.Context, v viewRef, id string) ([]*porting.Account, error) {
 	accts, err := s.queryAccounts(ctx, v, map[string]any{
@@ -103,9 +101,7 @@ func (s *Store) accountsUnder(ctx context.Context, v viewRef, id string) ([]*por
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(accts, func(a, b *porting.Account) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
-	})
+	porting.SortAccounts(accts)
 	return accts, nil
 }
 

@@ -1,7 +1,9 @@
 package porting
 
 import (
+	"cmp"
 	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -143,4 +145,14 @@ func (a *Account) Public() Fields {
 	out.Set("created", a.Created)
 	out.Set("updated", a.Modified)
 	return out
+}
+
+// SortAccounts puts accounts in the order every listing of accounts uses:
+// by name, then id, comparing bytes. Stores call it so that CouchDB (ICU
+// collation), pouchdb-server (code points) and the embedded store answer
+// alike.
+func SortAccounts(accts []*Account) {
+	slices.SortStableFunc(accts, func(a, b *Account) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
 }

@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	mrand "math/rand/v2"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -191,29 +189,6 @@ func (s *Service) Descendants(ctx context.Context, actor *Account, id string) ([
 		return nil, err
 	}
 	return s.store.DescendantAccounts(ctx, id)
-}
-
-// conflictRetries bounds read-modify-write retries on a stale revision.
-const conflictRetries = 12
-
-// retryConflict runs fn again while it fails with KindConflict: another
-// writer changed the document between our read and our write. Waits grow
-// and are jittered so that a crowd of writers on one document (concurrent
-// uploads) spreads out instead of colliding again in lockstep.
-func (s *Service) retryConflict(ctx context.Context, fn func() error) error {
-	var err error
-	for i := 0; i < conflictRetries; i++ {
-		if err = fn(); !IsKind(err, KindConflict) {
-			return err
-		}
-		wait := time.Duration(1+mrand.IntN(5<<min(i, 6))) * time.Millisecond
-		select {
-		case <-ctx.Done():
-			return Wrap(KindUnavailable, "datastore unavailable", ctx.Err())
-		case <-time.After(wait):
-		}
-	}
-	return Wrap(KindConflict, "datastore conflict", err)
 }
 
 // accountReadOnly lists members a client may send back but never sets.

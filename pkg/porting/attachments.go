@@ -101,21 +101,22 @@ func (s *Service) ListAttachments(ctx context.Context, actor *Account, accountID
 	return s.GetRequest(ctx, actor, accountID, id)
 }
 
-// PutAttachment adds or replaces an attachment. With mustExist (POST) the
-// name must already exist. The write uses the current revision and is
-// retried on conflict, so concurrent uploads to one request all land.
-func (s *Service) PutAttachment(ctx context.Context, actor *Account, accountID, id string, u Upload, mustExist bool) (*Request, string, error) {
+// PutAttachment adds or replaces an attachment and returns the request's
+// new revision. With mustExist (POST) the name must already exist. The
+// write uses the current revision and is retried on conflict, so
+// concurrent uploads to one request all land.
+func (s *Service) PutAttachment(ctx context.Context, actor *Account, accountID, id string, u Upload, mustExist bool) (string, error) {
 	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	name, err := AttachmentName(u.Name, u.ContentType, s.gregorianNow())
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if err := checkUploadType(u); err != nil {
-		return nil, "", err
+		return "", err
 	}
-	var out *Request
+	var rev string
 	err = s.retryConflict(ctx, func() error {
 		r, err := s.requestFor(ctx, accountID, id)
 		if err != nil {
@@ -129,13 +130,10 @@ func (s *Service) PutAttachment(ctx context.Context, actor *Account, accountID, 
 			return err
 		}
 		defer body.Close()
-		if _, err := s.store.PutAttachment(ctx, r.ID, r.Rev, name, u.ContentType, body); err != nil {
-			return err
-		}
-		out, err = s.store.GetRequest(ctx, r.ID)
+		rev, err = s.store.PutAttachment(ctx, r.ID, r.Rev, name, u.ContentType, body)
 		return err
 	})
-	return out, name, err
+	return rev, err
 }
 
 // GetAttachment opens attachment name of request id.
@@ -151,12 +149,12 @@ func (s *Service) GetAttachment(ctx context.Context, actor *Account, accountID, 
 }
 
 // DeleteAttachment removes attachment name, allowed in the states where the
-// request itself may be deleted.
-func (s *Service) DeleteAttachment(ctx context.Context, actor *Account, accountID, id, name string) (*Request, error) {
+// request itself may be deleted, and returns the request's new revision.
+func (s *Service) DeleteAttachment(ctx context.Context, actor *Account, accountID, id, name string) (string, error) {
 	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
-		return nil, err
+		return "", err
 	}
-	var out *Request
+	var rev string
 	err := s.retryConflict(ctx, func() error {
 		r, err := s.requestFor(ctx, accountID, id)
 		if err != nil {
@@ -169,11 +167,8 @@ func (s *Service) DeleteAttachment(ctx context.Context, actor *Account, accountI
 			return &Error{Kind: KindMethodNotAllowed, Message: "invalid method",
 				Data: map[string]any{"message": "attachments of a " + string(r.State) + " port request cannot be deleted"}}
 		}
-		if _, err := s.store.DeleteAttachment(ctx, r.ID, r.Rev, name); err != nil {
-			return err
-		}
-		out, err = s.store.GetRequest(ctx, r.ID)
+		rev, err = s.store.DeleteAttachment(ctx, r.ID, r.Rev, name)
 		return err
 	})
-	return out, err
+	return rev, err
 }

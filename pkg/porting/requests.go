@@ -191,14 +191,3 @@ func mergePublic(public, patch Fields) Fields {
 	}
 	return out
 }
-
-// asSentIdentity maps each number to itself, for numbers already stored.
-func asSentIdentity(numbers []string) map[string]string {
-	m := make(map[string]string, len(numbers))
-	for _, n := range numbers {
-		m[n] = n
-	}
-	return m
-}
-
-func rawString(s string) json.RawMessage { b, _ := json.Marshal(s); return b }

@@ -2,6 +2,7 @@ package porting
 
 import (
 	"context"
+	mrand "math/rand/v2"
 	"sync/atomic"
 	"time"
 )
@@ -62,3 +63,26 @@ func NewService(cfg Config) *Service {
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 
 func (s *Service) gregorianNow() int64 { return Gregorian(s.now()) }
+
+// conflictRetries bounds read-modify-write retries on a stale revision.
+const conflictRetries = 12
+
+// retryConflict runs fn again while it fails with KindConflict: another
+// writer changed the document between our read and our write. Waits grow
+// and are jittered so that a crowd of writers on one document (concurrent
+// uploads) spreads out instead of colliding again in lockstep.
+func (s *Service) retryConflict(ctx context.Context, fn func() error) error {
+	var err error
+	for i := 0; i < conflictRetries; i++ {
+		if err = fn(); !IsKind(err, KindConflict) {
+			return err
+		}
+		wait := time.Duration(1+mrand.IntN(5<<min(i, 6))) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return Wrap(KindUnavailable, "datastore unavailable", ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+	return Wrap(KindConflict, "datastore conflict", err)
+}
