@@ -52,21 +52,41 @@ func (s *Store) CreateClaims(ctx context.Context, claims []*porting.Claim) ([]st
 	if err != nil {
 		return nil, storeErr(err, "")
 	}
-	if len(results) != len(claims) {
-		return nil, porting.E(porting.KindInternal, "couchstore: _bulk_docs answered for a different number of claims")
+	// Match answers by id, never by position: pouchdb-server may answer
+	// conflicts before successes, and a claim taken for free (or the other
+	// way round) would break the one-request-per-number guarantee. The same
+	// number twice in one call: CouchDB stores the first and refuses the
+	// rest, so a success goes to the earliest claim of that id and a
+	// conflict to the latest not yet answered.
+	pending := make(map[string][]*porting.Claim, len(claims))
+	for _, c := range claims {
+		pending[c.Number] = append(pending[c.Number], c)
 	}
-	for i, res := range results {
+	answered := 0
+	for _, res := range results {
+		q := pending[res.ID]
+		if len(q) == 0 {
+			return nil, porting.E(porting.KindInternal, "couchstore: _bulk_docs answered for an unknown claim "+res.ID)
+		}
+		answered++
 		switch {
 		case res.Error == nil:
-			claims[i].Rev = res.Rev
-			if claims[i].Type == "" {
-				claims[i].Type = porting.ClaimType
+			c := q[0]
+			pending[res.ID] = q[1:]
+			c.Rev = res.Rev
+			if c.Type == "" {
+				c.Type = porting.ClaimType
 			}
 		case kivik.HTTPStatus(res.Error) == http.StatusConflict:
-			taken = append(taken, claims[i].Number)
+			c := q[len(q)-1]
+			pending[res.ID] = q[:len(q)-1]
+			taken = append(taken, c.Number)
 		default:
-			return nil, storeErr(res.Error, claims[i].Number)
+			return nil, storeErr(res.Error, res.ID)
 		}
+	}
+	if answered != len(claims) {
+		return nil, porting.E(porting.KindInternal, "couchstore: _bulk_docs answered for a different number of claims")
 	}
 	return taken, nil
 }
