@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -13,18 +15,18 @@ func (a *API) routes() http.Handler {
 	r := mux.NewRouter()
 	r.Use(a.recordRoute)
 
-	r.Handle("/healthz", http.HandlerFunc(a.health)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/v2/api_auth", a.json(a.apiAuth)).Methods(http.MethodPut)
+	handle(r, "/healthz", http.HandlerFunc(a.health), http.MethodGet, http.MethodHead)
+	handle(r, "/v2/api_auth", a.json(a.apiAuth), http.MethodPut)
 
 	const account = "/v2/accounts/{account_id}"
-	r.Handle(account, a.authed(a.getAccount)).Methods(http.MethodGet)
-	r.Handle(account, a.authed(a.createAccount)).Methods(http.MethodPut)
-	r.Handle(account, a.authed(a.updateAccount)).Methods(http.MethodPost)
-	r.Handle(account+"/children", a.authed(a.listChildren)).Methods(http.MethodGet)
-	r.Handle(account+"/descendants", a.authed(a.listDescendants)).Methods(http.MethodGet)
-	r.Handle(account+"/api_key", a.authed(a.getAPIKey)).Methods(http.MethodGet)
-	r.Handle(account+"/phone_numbers", a.authed(a.phoneNumbers)).Methods(http.MethodGet)
-	r.Handle(account+"/loa_logo", a.authed(a.putLOALogo)).Methods(http.MethodPut)
+	handle(r, account, a.authed(a.getAccount), http.MethodGet)
+	handle(r, account, a.authed(a.createAccount), http.MethodPut)
+	handle(r, account, a.authed(a.updateAccount), http.MethodPost)
+	handle(r, account+"/children", a.authed(a.listChildren), http.MethodGet)
+	handle(r, account+"/descendants", a.authed(a.listDescendants), http.MethodGet)
+	handle(r, account+"/api_key", a.authed(a.getAPIKey), http.MethodGet)
+	handle(r, account+"/phone_numbers", a.authed(a.phoneNumbers), http.MethodGet)
+	handle(r, account+"/loa_logo", a.authed(a.putLOALogo), http.MethodPut)
 
 	const (
 		id    = "/{request_id}"
@@ -32,24 +34,24 @@ func (a *API) routes() http.Handler {
 		to    = "/{state:submitted|pending|scheduled|completed|rejected|canceled}"
 	)
 	const requests = account + "/port_requests"
-	r.Handle(requests, a.authed(a.listAll)).Methods(http.MethodGet)
-	r.Handle(requests, a.authed(a.createRequest)).Methods(http.MethodPut)
-	r.Handle(requests+state, a.authed(a.listAll)).Methods(http.MethodGet)
-	r.Handle(requests+id, a.authed(a.getRequest)).Methods(http.MethodGet)
-	r.Handle(requests+id, a.authed(a.updateRequest)).Methods(http.MethodPost)
-	r.Handle(requests+id, a.authed(a.deleteRequest)).Methods(http.MethodDelete)
-	r.Handle(requests+id+to, a.authed(a.transition)).Methods(http.MethodPatch)
-	r.Handle(requests+id+"/attachments", a.authed(a.listAttachments)).Methods(http.MethodGet)
-	r.Handle(requests+id+"/attachments", a.authed(a.putAttachment)).Methods(http.MethodPut)
-	r.Handle(requests+id+"/attachments/{name}", a.download(a.getAttachment)).Methods(http.MethodGet)
-	r.Handle(requests+id+"/attachments/{name}", a.authed(a.replaceAttachment)).Methods(http.MethodPost)
-	r.Handle(requests+id+"/attachments/{name}", a.authed(a.deleteAttachment)).Methods(http.MethodDelete)
-	r.Handle(requests+id+"/loa", a.download(a.getLOA)).Methods(http.MethodGet)
-	r.Handle(requests+id+"/comments", a.authed(a.addComments)).Methods(http.MethodPut)
-	r.Handle(requests+id+"/comments/{index:[0-9]+}", a.authed(a.deleteComment)).Methods(http.MethodDelete)
+	handle(r, requests, a.authed(a.listAll), http.MethodGet)
+	handle(r, requests, a.authed(a.createRequest), http.MethodPut)
+	handle(r, requests+state, a.authed(a.listAll), http.MethodGet)
+	handle(r, requests+id, a.authed(a.getRequest), http.MethodGet)
+	handle(r, requests+id, a.authed(a.updateRequest), http.MethodPost)
+	handle(r, requests+id, a.authed(a.deleteRequest), http.MethodDelete)
+	handle(r, requests+id+to, a.authed(a.transition), http.MethodPatch)
+	handle(r, requests+id+"/attachments", a.authed(a.listAttachments), http.MethodGet)
+	handle(r, requests+id+"/attachments", a.authed(a.putAttachment), http.MethodPut)
+	handle(r, requests+id+"/attachments/{name}", a.download(a.getAttachment), http.MethodGet)
+	handle(r, requests+id+"/attachments/{name}", a.authed(a.replaceAttachment), http.MethodPost)
+	handle(r, requests+id+"/attachments/{name}", a.authed(a.deleteAttachment), http.MethodDelete)
+	handle(r, requests+id+"/loa", a.download(a.getLOA), http.MethodGet)
+	handle(r, requests+id+"/comments", a.authed(a.addComments), http.MethodPut)
+	handle(r, requests+id+"/comments/{index:[0-9]+}", a.authed(a.deleteComment), http.MethodDelete)
 
-	r.Handle(account+"/descendants/port_requests", a.authed(a.listDescendantsAll)).Methods(http.MethodGet)
-	r.Handle(account+"/descendants/port_requests"+state, a.authed(a.listDescendantsAll)).Methods(http.MethodGet)
+	handle(r, account+"/descendants/port_requests", a.authed(a.listDescendantsAll), http.MethodGet)
+	handle(r, account+"/descendants/port_requests"+state, a.authed(a.listDescendantsAll), http.MethodGet)
 
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, &porting.Error{Kind: porting.KindNotFound, Message: "not found",
@@ -60,6 +62,65 @@ func (a *API) routes() http.Handler {
 			Data: map[string]any{"message": "method " + r.Method + " is not allowed on this route"}})
 	})
 	return r
+}
+
+// handle registers h for methods on the path template tmpl.
+//
+// mux tries routes in order and runs each one's regular expression on the
+// path: finding a port request's route ran about twenty of them, 16 µs, a
+// sixth of a GET's CPU (BenchmarkRoute, load tool profiles). A route first
+// compares the path's segments with its template's literal ones, which
+// costs nanoseconds and rejects every route that cannot match; the regular
+// expression then runs only where it may match, and still decides (and
+// extracts the variables), so routing answers exactly as before.
+func handle(r *mux.Router, tmpl string, h http.Handler, methods ...string) {
+	r.NewRoute().MatcherFunc(shapeOf(tmpl)).Path(tmpl).Methods(methods...).Handler(h)
+}
+
+// shapeOf returns a matcher accepting paths with as many segments as tmpl
+// and the same literal segments. A {variable} segment accepts any, except
+// one whose pattern lists words ({state:submitted|pending}): then one of
+// them.
+func shapeOf(tmpl string) mux.MatcherFunc {
+	type segment struct {
+		literal string
+		words   []string // nil: any
+		any     bool
+	}
+	var segs []segment
+	for _, s := range strings.Split(strings.TrimPrefix(tmpl, "/"), "/") {
+		inner, isVar := strings.CutPrefix(s, "{")
+		if !isVar {
+			segs = append(segs, segment{literal: s})
+			continue
+		}
+		_, pattern, _ := strings.Cut(strings.TrimSuffix(inner, "}"), ":")
+		if pattern != "" && strings.Trim(pattern, "abcdefghijklmnopqrstuvwxyz_|") == "" {
+			segs = append(segs, segment{words: strings.Split(pattern, "|")})
+			continue
+		}
+		segs = append(segs, segment{any: true})
+	}
+	return func(r *http.Request, _ *mux.RouteMatch) bool {
+		path := strings.TrimPrefix(r.URL.Path, "/")
+		for i, seg := range segs {
+			part, rest, more := strings.Cut(path, "/")
+			if more != (i < len(segs)-1) {
+				return false
+			}
+			switch {
+			case seg.any:
+			case seg.words != nil:
+				if !slices.Contains(seg.words, part) {
+					return false
+				}
+			case part != seg.literal:
+				return false
+			}
+			path = rest
+		}
+		return true
+	}
 }
 
 // recordRoute notes the matched route template for the access log.

@@ -75,12 +75,7 @@ func (s *Service) Account(ctx context.Context, id string) (*Account, error) {
 	if a, ok := s.accounts.get(id); ok {
 		return a, nil
 	}
-	a, err := s.store.GetAccount(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	s.accounts.put(a)
-	return a, nil
+	return s.accounts.load(ctx, id, s.store.GetAccount)
 }
 
 // Authorize returns account id when actor may act on it (it is actor's own
@@ -124,7 +119,7 @@ func (s *Service) CreateAccount(ctx context.Context, actor *Account, parentID st
 	if err := s.store.CreateAccount(ctx, a); err != nil {
 		return nil, err
 	}
-	s.accounts.put(a)
+	s.accounts.changed(a)
 	return a, nil
 }
 
@@ -171,7 +166,7 @@ func (s *Service) UpdateAccount(ctx context.Context, actor *Account, id string, 
 	if err != nil {
 		return nil, err
 	}
-	s.accounts.put(updated)
+	s.accounts.changed(updated)
 	return updated, nil
 }
 

@@ -38,6 +38,19 @@ func (s *Service) View(ctx context.Context, r *Request) (Fields, error) {
 // readOnly is the _read_only block of requests of account accountID. It
 // depends on the account only, so a listing computes it once per account.
 func (s *Service) readOnly(ctx context.Context, accountID string) (json.RawMessage, error) {
+	if ro, ok := s.accounts.getReadOnly(accountID); ok {
+		return ro, nil
+	}
+	built := s.now()
+	ro, err := s.buildReadOnly(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	s.accounts.putReadOnly(accountID, ro, built)
+	return ro, nil
+}
+
+func (s *Service) buildReadOnly(ctx context.Context, accountID string) (json.RawMessage, error) {
 	ro := map[string]any{"account_id": accountID}
 	if a, err := s.Account(ctx, accountID); err == nil {
 		ro["account_name"] = a.Name

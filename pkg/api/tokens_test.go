@@ -1,0 +1,75 @@
+package api_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portreqd/portreqd/pkg/api"
+)
+
+// TestTokensRememberedUntilExpiry checks that remembering verified tokens
+// changes no answer: a token verified once is still refused after its
+// expiry, and a forged or other-secret token is refused however often a
+// good one was seen.
+func TestTokensRememberedUntilExpiry(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+
+	tokens := api.NewTokens([]byte("secret"), time.Hour, clock)
+	tok, err := tokens.Issue("0123456789abcdef0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := api.NewTokens([]byte("other"), time.Hour, clock).Issue("0123456789abcdef0123456789abcdef")
+
+	steps := []struct {
+		name    string
+		advance time.Duration
+		token   string
+		ok      bool
+	}{
+		{"first use", 0, tok, true},
+		{"remembered", time.Minute, tok, true},
+		{"other secret", 0, other, false},
+		{"tampered", 0, tok[:len(tok)-2] + "xx", false},
+		{"just before expiry", 58*time.Minute + 59*time.Second, tok, true},
+		{"at expiry", time.Second, tok, false},
+		{"after expiry", time.Hour, tok, false},
+	}
+	for _, s := range steps {
+		advance(s.advance)
+		acct, err := tokens.Verify(s.token)
+		if (err == nil) != s.ok {
+			t.Fatalf("%s: Verify = %q, %v; want ok=%v", s.name, acct, err, s.ok)
+		}
+		if s.ok && acct != "0123456789abcdef0123456789abcdef" {
+			t.Fatalf("%s: account %q", s.name, acct)
+		}
+	}
+}
+
+// BenchmarkVerify measures verifying a token a client sends again and
+// again (remembered) against a fresh one each time (parsed and checked).
+func BenchmarkVerify(b *testing.B) {
+	tokens := api.NewTokens([]byte("secret"), time.Hour, time.Now)
+	tok, _ := tokens.Issue("0123456789abcdef0123456789abcdef")
+	b.Run("remembered", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := tokens.Verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("fresh", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := api.NewTokens([]byte("secret"), time.Hour, time.Now).Verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

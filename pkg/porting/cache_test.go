@@ -1,0 +1,103 @@
+package porting
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestAccountLoadShared checks that concurrent misses on one account make
+// one store read, that every caller gets its own copy, and that a write
+// while the read is in flight wins over the read's older answer.
+func TestAccountLoadShared(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	c := newAccountCache(2*time.Second, func() time.Time { return now })
+	release := make(chan struct{})
+	var reads atomic.Int32
+	fetch := func(ctx context.Context, id string) (*Account, error) {
+		reads.Add(1)
+		<-release
+		return &Account{ID: id, Name: "old"}, nil
+	}
+	const callers = 8
+	var wg sync.WaitGroup
+	got := make([]*Account, callers)
+	for i := range callers {
+		wg.Go(func() {
+			a, err := c.load(context.Background(), "a1", fetch)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = a
+		})
+	}
+	// Let every caller reach the wait before the read answers.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		l := c.loading["a1"]
+		c.mu.Unlock()
+		if l != nil && reads.Load() == 1 || time.Now().After(deadline) {
+			break
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	c.changed(&Account{ID: "a1", Name: "new"})
+	close(release)
+	wg.Wait()
+	if n := reads.Load(); n != 1 {
+		t.Errorf("%d store reads for %d concurrent misses, want 1", n, callers)
+	}
+	for i, a := range got {
+		if a == nil || a.Name != "old" {
+			t.Fatalf("caller %d got %+v", i, a)
+		}
+		if i > 0 && a == got[0] {
+			t.Fatalf("callers share one *Account")
+		}
+	}
+	if a, ok := c.get("a1"); !ok || a.Name != "new" {
+		t.Errorf("cached %+v, %v; want the written account", a, ok)
+	}
+}
+
+// TestAccountLoadErrors checks that a store error reaches every waiter and
+// is not cached, and that a waiter whose own request is alive reads again
+// when the reader's request was canceled.
+func TestAccountLoadErrors(t *testing.T) {
+	c := newAccountCache(time.Second, time.Now)
+	boom := errors.New("store down")
+	if _, err := c.load(context.Background(), "a1", func(context.Context, string) (*Account, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("err %v, want %v", err, boom)
+	}
+	if _, ok := c.get("a1"); ok {
+		t.Fatal("an error was cached")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	go func() {
+		_, _ = c.load(ctx, "a2", func(ctx context.Context, _ string) (*Account, error) {
+			close(started)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+	}()
+	<-started
+	done := make(chan *Account)
+	go func() {
+		a, err := c.load(context.Background(), "a2", func(_ context.Context, id string) (*Account, error) {
+			return &Account{ID: id, Name: "mine"}, nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- a
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	if a := <-done; a == nil || a.Name != "mine" {
+		t.Fatalf("waiter got %+v after the reader's cancel", a)
+	}
+}
