@@ -15,6 +15,17 @@ import (
 // as a fifth of a 50-row page. Anything else goes through encoding/json.
 func appendData(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
+	case porting.Row:
+		return v.AppendJSON(b), nil
+	case []porting.Row:
+		b = append(b, '[')
+		for i, r := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = r.AppendJSON(b)
+		}
+		return append(b, ']'), nil
 	case porting.Fields:
 		return appendFields(b, v), nil
 	case []porting.Fields:
@@ -77,16 +88,5 @@ func appendFields(b []byte, f porting.Fields) []byte {
 	return append(b, '}')
 }
 
-// appendString writes s as a JSON string (encoding/json's escaping without
-// HTML escapes: Crossbar does not escape <, > and &).
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			enc, _ := json.Marshal(s) // rare: let the library do the escaping
-			return append(b, enc...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
+// appendString writes s as a JSON string, as every answer writes them.
+func appendString(b []byte, s string) []byte { return porting.AppendJSONText(b, s) }

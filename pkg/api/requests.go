@@ -37,11 +37,11 @@ func (a *API) getRequest(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.svc.GetRequest(c.r.Context(), c.actor, acct, id)
+	row, rev, err := a.svc.GetRequestView(c.r.Context(), c.actor, acct, id)
 	if err != nil {
 		return nil, err
 	}
-	return a.requestReply(c, r, 0)
+	return &reply{data: row, revision: rev}, nil
 }
 
 func (a *API) updateRequest(c *call) (*reply, error) {

@@ -109,7 +109,7 @@ func BenchmarkListPage(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					p, err := f.s.ListRequests(bg, q)
-					if err != nil || len(p.Requests) != 50 || !p.More {
+					if err != nil || len(p.Requests()) != 50 || !p.More {
 						b.Fatalf("page: %v, %v", p, err)
 					}
 				}

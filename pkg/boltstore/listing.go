@@ -28,7 +28,7 @@ func (s *Store) ListRequests(ctx context.Context, q porting.ListQuery) (*porting
 	if q.After != nil && (!bounded || q.After.Modified < top) {
 		top, bounded = q.After.Modified, true
 	}
-	page := &porting.ListPage{Requests: []*porting.Request{}}
+	page := &porting.ListPage{Docs: [][]byte{}}
 	if bounded && top < q.From {
 		return page, nil
 	}
@@ -46,6 +46,18 @@ func (s *Store) ListRequests(ctx context.Context, q porting.ListQuery) (*porting
 		want = q.Limit + 1 // one more tells whether a next page exists
 	}
 	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(dbPortRequests))
+		if b == nil {
+			return nil
+		}
+		// One cursor for every document and one buffer for their copies:
+		// a Get per row and a Clone per row were a third of a page's CPU in
+		// allocations alone (profiled).
+		docs := b.Cursor()
+		var arena []byte
+		if want > 0 {
+			arena = make([]byte, 0, want*2048)
+		}
 		c := tx.Bucket(index).Cursor()
 		k, _ := c.Seek(start)
 		if k == nil {
@@ -58,12 +70,14 @@ func (s *Store) ListRequests(ctx context.Context, q porting.ListQuery) (*porting
 			if !ok || m < q.From {
 				break
 			}
-			r, err := decodeRequest(getDoc(tx, dbPortRequests, string(id)))
-			if err != nil || r == nil || r.Deleted {
-				continue // one broken document must not break the listing
+			k, doc := docs.Seek(id)
+			if !bytes.Equal(k, id) || doc == nil {
+				continue // the index is written with the document; defensive
 			}
-			page.Requests = append(page.Requests, r)
-			if want > 0 && len(page.Requests) >= want {
+			from := len(arena)
+			arena = append(arena, doc...)
+			page.Docs = append(page.Docs, arena[from:len(arena):len(arena)])
+			if want > 0 && len(page.Docs) >= want {
 				break
 			}
 		}
@@ -72,8 +86,8 @@ func (s *Store) ListRequests(ctx context.Context, q porting.ListQuery) (*porting
 	if err != nil {
 		return nil, err
 	}
-	if want > 0 && len(page.Requests) > q.Limit {
-		page.Requests = page.Requests[:q.Limit]
+	if want > 0 && len(page.Docs) > q.Limit {
+		page.Docs = page.Docs[:q.Limit]
 		page.More = true
 	}
 	return page, nil

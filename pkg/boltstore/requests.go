@@ -64,6 +64,26 @@ func (s *Store) GetRequest(ctx context.Context, id string) (*porting.Request, er
 	return r, nil
 }
 
+// GetRequestDoc returns one document of the port_requests database as
+// stored (a copy), soft-deleted ones included.
+func (s *Store) GetRequestDoc(ctx context.Context, id string) ([]byte, error) {
+	if id == "" || strings.HasPrefix(id, "_") {
+		return nil, porting.NotFound(id)
+	}
+	var raw []byte
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		raw = bytes.Clone(getDoc(tx, dbPortRequests, id))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, porting.NotFound(id)
+	}
+	return raw, nil
+}
+
 // decodeRequest reads a port request document; nil for none (absent, or
 // another pvt_type).
 func decodeRequest(raw []byte) (*porting.Request, error) {

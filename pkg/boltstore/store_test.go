@@ -101,7 +101,7 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("GetRequest after reopen: %v, %v", got, err)
 	}
 	p, err := s.ListRequests(ctx(t), porting.ListQuery{Account: acct, State: porting.Submitted})
-	if err != nil || len(p.Requests) != 1 {
+	if err != nil || len(p.Requests()) != 1 {
 		t.Errorf("listing after reopen: %v, %v", p, err)
 	}
 	a, err := s.GetAttachment(ctx(t), r.ID, "loa.pdf")
@@ -139,7 +139,7 @@ func TestIndexesRebuilt(t *testing.T) {
 			}
 			s = open(t, dir)
 			p, err := s.ListRequests(ctx(t), porting.ListQuery{Account: root, Descendants: true, State: porting.Submitted})
-			if err != nil || len(p.Requests) != 5 {
+			if err != nil || len(p.Requests()) != 5 {
 				t.Errorf("listing after rebuild: %v, %v", p, err)
 			}
 		})

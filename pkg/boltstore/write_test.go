@@ -50,7 +50,7 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("%d updates at one revision succeeded, want 1", won)
 	}
 	p, err := s.ListRequests(ctx(t), porting.ListQuery{Account: acct, State: porting.Submitted})
-	if err != nil || len(p.Requests) != writers+1 {
-		t.Errorf("listing: %d rows, %v; want %d", len(p.Requests), err, writers+1)
+	if err != nil || len(p.Requests()) != writers+1 {
+		t.Errorf("listing: %d rows, %v; want %d", len(p.Requests()), err, writers+1)
 	}
 }

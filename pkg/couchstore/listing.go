@@ -43,7 +43,7 @@ func (s *Store) ListRequests(ctx context.Context, q porting.ListQuery) (*porting
 	} else if bounded {
 		high = top
 	}
-	page := &porting.ListPage{Requests: []*porting.Request{}}
+	page := &porting.ListPage{Docs: [][]byte{}}
 	if bounded && top < q.From {
 		return page, nil // CouchDB answers 400 to a reversed range
 	}
@@ -60,18 +60,18 @@ func (s *Store) ListRequests(ctx context.Context, q porting.ListQuery) (*porting
 	for {
 		batch := 0
 		if want > 0 {
-			batch = max(want-len(page.Requests), listBatchMin)
+			batch = max(want-len(page.Docs), listBatchMin)
 		}
-		n, err := r.read(ctx, batch, &page.Requests)
+		n, err := r.read(ctx, batch, &page.Docs)
 		if err != nil {
 			return nil, err
 		}
-		if batch == 0 || n < batch || len(page.Requests) >= want {
+		if batch == 0 || n < batch || len(page.Docs) >= want {
 			break
 		}
 	}
-	if want > 0 && len(page.Requests) > q.Limit {
-		page.Requests = page.Requests[:q.Limit]
+	if want > 0 && len(page.Docs) > q.Limit {
+		page.Docs = page.Docs[:q.Limit]
 		page.More = true
 	}
 	return page, nil
@@ -86,10 +86,10 @@ type listRead struct {
 	skip       int // rows of key start already read
 }
 
-// read reads up to limit rows (0 = all) from r.start, appends the requests
+// read reads up to limit rows (0 = all) from r.start, appends the documents
 // that belong on the page to out and moves r past the rows read. It returns
 // the number of view rows read.
-func (r *listRead) read(ctx context.Context, limit int, out *[]*porting.Request) (int, error) {
+func (r *listRead) read(ctx context.Context, limit int, out *[][]byte) (int, error) {
 	params := map[string]any{
 		"descending": true, "include_docs": true,
 		"startkey": r.start, "endkey": r.end,
@@ -116,14 +116,10 @@ func (r *listRead) read(ctx context.Context, limit int, out *[]*porting.Request)
 			continue // shown on an earlier page
 		}
 		var raw json.RawMessage
-		if err := rs.ScanDoc(&raw); err != nil {
+		if err := rs.ScanDoc(&raw); err != nil || len(raw) == 0 || string(raw) == "null" {
 			continue // the document vanished since the index saw it
 		}
-		req, ok, err := decodeRequest(raw)
-		if err != nil || !ok || req.Deleted {
-			continue // one broken document must not break the listing
-		}
-		*out = append(*out, req)
+		*out = append(*out, raw)
 	}
 	if err := rs.Err(); err != nil {
 		return n, storeErr(err, "")

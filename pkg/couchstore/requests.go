@@ -69,6 +69,19 @@ func (s *Store) GetRequest(ctx context.Context, id string) (*porting.Request, er
 	return r, nil
 }
 
+// GetRequestDoc returns one document of the port_requests database as
+// stored, soft-deleted ones included.
+func (s *Store) GetRequestDoc(ctx context.Context, id string) ([]byte, error) {
+	if id == "" || strings.HasPrefix(id, "_") {
+		return nil, porting.NotFound(id)
+	}
+	var raw json.RawMessage
+	if err := s.requests.Get(ctx, id).ScanDoc(&raw); err != nil {
+		return nil, storeErr(err, id)
+	}
+	return raw, nil
+}
+
 // RequestsByNumber lists the undeleted requests carrying number e164, in
 // document id order.
 func (s *Store) RequestsByNumber(ctx context.Context, e164 string) ([]*porting.Request, error) {

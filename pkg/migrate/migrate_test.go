@@ -418,7 +418,7 @@ func migrateAndCheck(t *testing.T, f *filled, from, to store) {
 // listed is a listing page as ids and revisions' generations.
 func listed(p *porting.ListPage) []string {
 	out := []string{}
-	for _, r := range p.Requests {
+	for _, r := range p.Requests() {
 		out = append(out, r.ID+" "+r.Name())
 	}
 	return out

@@ -27,15 +27,15 @@ type ListOptions struct {
 
 // Group is the requests of one account in a listing.
 type Group struct {
-	AccountID    string   `json:"account_id"`
-	AccountName  string   `json:"account_name"`
-	PortRequests []Fields `json:"port_requests"`
+	AccountID    string `json:"account_id"`
+	AccountName  string `json:"account_name"`
+	PortRequests []Row  `json:"port_requests"`
 }
 
 // Listing is a listing's answer.
 type Listing struct {
 	Groups       []Group
-	Flat         []Fields // by_number answers a flat list instead
+	Flat         []Row // by_number answers a flat list instead
 	PageSize     int
 	StartKey     any
 	NextStartKey any
@@ -136,12 +136,16 @@ func (s *Service) ListState(ctx context.Context, actor *Account, accountID strin
 	if err != nil {
 		return nil, err
 	}
-	if out.Groups, err = s.group(ctx, page.Requests); err != nil {
+	rs, err := s.decodePage(page)
+	if err != nil {
 		return nil, err
 	}
-	out.PageSize = len(page.Requests)
-	if page.More && len(page.Requests) > 0 {
-		last := page.Requests[len(page.Requests)-1]
+	if out.Groups, err = s.group(ctx, rs); err != nil {
+		return nil, err
+	}
+	out.PageSize = len(rs)
+	if page.More && len(rs) > 0 {
+		last := rs[len(rs)-1].req
 		out.NextStartKey = fmt.Sprintf("%d:%s", last.Modified, last.ID)
 	}
 	return out, nil
@@ -157,7 +161,7 @@ func (s *Service) ListAll(ctx context.Context, actor *Account, accountID string,
 	if err != nil {
 		return nil, err
 	}
-	var all []*Request
+	var all []listed
 	for _, st := range States {
 		q := ListQuery{Account: accountID, Descendants: o.Descendants, State: st}
 		if st == Unconfirmed || st.Windowed() {
@@ -167,7 +171,11 @@ func (s *Service) ListAll(ctx context.Context, actor *Account, accountID string,
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, page.Requests...)
+		rs, err := s.decodePage(page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, rs...)
 	}
 	sortNewestFirst(all)
 	groups, err := s.group(ctx, all)
@@ -192,14 +200,14 @@ func (s *Service) ByNumber(ctx context.Context, actor *Account, accountID, numbe
 	if err != nil {
 		return nil, err
 	}
-	var mine []*Request
+	var mine []listed
 	for _, r := range found {
 		if r.AccountID == accountID || descendants && r.VisibleTo(accountID) {
-			mine = append(mine, r)
+			mine = append(mine, listed{req: r, view: encodeView(r.View())})
 		}
 	}
 	sortNewestFirst(mine)
-	flat := make([]Fields, 0, len(mine))
+	flat := make([]Row, 0, len(mine))
 	w := s.newRows()
 	for _, r := range mine {
 		v, err := w.row(ctx, r)
@@ -211,59 +219,86 @@ func (s *Service) ByNumber(ctx context.Context, actor *Account, accountID, numbe
 	return &Listing{Flat: flat, PageSize: len(flat)}, nil
 }
 
-func sortNewestFirst(rs []*Request) {
-	sort.SliceStable(rs, func(i, j int) bool {
-		if rs[i].Modified != rs[j].Modified {
-			return rs[i].Modified > rs[j].Modified
+// listed is a request on its way into a listing, with its encoded view.
+type listed struct {
+	req  *Request
+	view *encodedView
+}
+
+// decodePage decodes a store's page through the document cache, dropping
+// what is not a live port request (an index may lag behind a document).
+func (s *Service) decodePage(page *ListPage) ([]listed, error) {
+	out := make([]listed, 0, len(page.Docs))
+	for _, raw := range page.Docs {
+		e, err := s.docs.get(raw)
+		if err != nil {
+			continue // one broken document must not break the listing
 		}
-		return rs[i].ID > rs[j].ID
+		if e.req == nil || e.req.Deleted {
+			continue
+		}
+		out = append(out, listed{req: e.req, view: e.view})
+	}
+	return out, nil
+}
+
+func sortNewestFirst(rs []listed) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		if rs[i].req.Modified != rs[j].req.Modified {
+			return rs[i].req.Modified > rs[j].req.Modified
+		}
+		return rs[i].req.ID > rs[j].req.ID
 	})
 }
 
-// rows builds listing rows: each request's view plus account_id, with the
-// per-account _read_only block computed once per account.
+// rows builds listing rows: each request's view plus account_id and the
+// _read_only block, both encoded once per account and shared by its rows.
 type rows struct {
-	s  *Service
-	ro map[string]json.RawMessage
+	s     *Service
+	extra map[string][]member
 }
 
-func (s *Service) newRows() *rows { return &rows{s: s, ro: map[string]json.RawMessage{}} }
+func (s *Service) newRows() *rows { return &rows{s: s, extra: map[string][]member{}} }
 
-func (w *rows) row(ctx context.Context, r *Request) (Fields, error) {
-	ro, ok := w.ro[r.AccountID]
+func (w *rows) row(ctx context.Context, l listed) (Row, error) {
+	acct := l.req.AccountID
+	extra, ok := w.extra[acct]
 	if !ok {
-		var err error
-		if ro, err = w.s.readOnly(ctx, r.AccountID); err != nil {
-			return nil, err
+		ro, err := w.s.readOnly(ctx, acct)
+		if err != nil {
+			return Row{}, err
 		}
-		w.ro[r.AccountID] = ro
+		// Sorted: "_read_only" < "account_id".
+		extra = []member{
+			{key: "_read_only", enc: appendMember(nil, "_read_only", ro)},
+			{key: "account_id", enc: appendMember(nil, "account_id", appendJSONString(nil, acct))},
+		}
+		w.extra[acct] = extra
 	}
-	v := r.View()
-	v["_read_only"] = ro
-	v.Set("account_id", r.AccountID)
-	return v, nil
+	return Row{view: l.view, extra: extra}, nil
 }
 
 // group arranges rows (newest first) by account, accounts in order of their
 // newest row.
-func (s *Service) group(ctx context.Context, rs []*Request) ([]Group, error) {
+func (s *Service) group(ctx context.Context, rs []listed) ([]Group, error) {
 	groups := []Group{}
 	index := map[string]int{}
 	w := s.newRows()
-	for _, r := range rs {
-		v, err := w.row(ctx, r)
+	for _, l := range rs {
+		v, err := w.row(ctx, l)
 		if err != nil {
 			return nil, err
 		}
-		i, ok := index[r.AccountID]
+		acct := l.req.AccountID
+		i, ok := index[acct]
 		if !ok {
 			name := ""
-			if a, err := s.Account(ctx, r.AccountID); err == nil {
+			if a, err := s.Account(ctx, acct); err == nil {
 				name = a.Name
 			}
-			groups = append(groups, Group{AccountID: r.AccountID, AccountName: name, PortRequests: []Fields{}})
+			groups = append(groups, Group{AccountID: acct, AccountName: name, PortRequests: []Row{}})
 			i = len(groups) - 1
-			index[r.AccountID] = i
+			index[acct] = i
 		}
 		groups[i].PortRequests = append(groups[i].PortRequests, v)
 	}

@@ -25,14 +25,41 @@ func (s *Service) requestFor(ctx context.Context, accountID, id string) (*Reques
 
 // View is a request as the API shows it, with Kazoo 4.3's _read_only block
 // naming the owning account and its port authority.
-func (s *Service) View(ctx context.Context, r *Request) (Fields, error) {
+func (s *Service) View(ctx context.Context, r *Request) (Row, error) {
+	return s.viewRow(ctx, r, encodeView(r.View()))
+}
+
+func (s *Service) viewRow(ctx context.Context, r *Request, v *encodedView) (Row, error) {
 	ro, err := s.readOnly(ctx, r.AccountID)
 	if err != nil {
-		return nil, err
+		return Row{}, err
 	}
-	v := r.View()
-	v["_read_only"] = ro
-	return v, nil
+	return Row{view: v, extra: []member{{key: "_read_only", enc: appendMember(nil, "_read_only", ro)}}}, nil
+}
+
+// GetRequestView reads request id through account accountID as the API
+// shows it, and its revision. It is GetRequest for answering only: the
+// document is decoded through the cache the listings share.
+func (s *Service) GetRequestView(ctx context.Context, actor *Account, accountID, id string) (Row, string, error) {
+	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
+		return Row{}, "", err
+	}
+	if !IsID(id) {
+		return Row{}, "", NotFound(id)
+	}
+	raw, err := s.store.GetRequestDoc(ctx, id)
+	if err != nil {
+		return Row{}, "", err
+	}
+	e, err := s.docs.get(raw)
+	if err != nil {
+		return Row{}, "", err
+	}
+	if e.req == nil || e.req.Deleted || !e.req.VisibleTo(accountID) {
+		return Row{}, "", NotFound(id)
+	}
+	row, err := s.viewRow(ctx, e.req, e.view)
+	return row, e.req.Rev, err
 }
 
 // readOnly is the _read_only block of requests of account accountID. It

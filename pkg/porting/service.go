@@ -15,6 +15,7 @@ type Service struct {
 	now      Clock
 	newID    IDSource
 	accounts *accountCache
+	docs     *docCache
 	masterID atomic.Pointer[string]
 	rules    Rules
 }
@@ -36,7 +37,10 @@ type Config struct {
 	// AccountTTL bounds how stale a cached account (tree, name, flags) may
 	// be; lookups happen on every request. Zero means 2 seconds.
 	AccountTTL time.Duration
-	Rules      Rules
+	// DocCacheBytes bounds the cache of decoded port requests the read
+	// paths share; zero means DefaultDocCacheBytes, negative disables it.
+	DocCacheBytes int
+	Rules         Rules
 }
 
 // NewService builds a Service from cfg.
@@ -50,11 +54,15 @@ func NewService(cfg Config) *Service {
 	if cfg.AccountTTL == 0 {
 		cfg.AccountTTL = 2 * time.Second
 	}
+	if cfg.DocCacheBytes == 0 {
+		cfg.DocCacheBytes = DefaultDocCacheBytes
+	}
 	return &Service{
 		store:    cfg.Store,
 		now:      cfg.Clock,
 		newID:    cfg.IDs,
 		accounts: newAccountCache(cfg.AccountTTL, cfg.Clock),
+		docs:     newDocCache(cfg.DocCacheBytes),
 		rules:    cfg.Rules,
 	}
 }

@@ -11,6 +11,10 @@ type RequestStore interface {
 	CreateRequest(ctx context.Context, r *Request) error
 	// GetRequest returns the document, deleted or not (the service decides).
 	GetRequest(ctx context.Context, id string) (*Request, error)
+	// GetRequestDoc returns the document as stored (a copy the caller
+	// keeps), deleted or not; KindNotFound when absent. Read paths decode
+	// through the service's cache instead of the store's decoder.
+	GetRequestDoc(ctx context.Context, id string) ([]byte, error)
 	// UpdateRequest replaces the document at r.Rev, keeping its attachments;
 	// KindConflict when the revision is stale. Sets r.Rev.
 	UpdateRequest(ctx context.Context, r *Request) error
@@ -67,10 +71,25 @@ type Cursor struct {
 	ID       string
 }
 
-// ListPage is one page of a listing.
+// ListPage is one page of a listing: the documents as stored (copies the
+// caller keeps), so that the service decodes only those it has not seen.
 type ListPage struct {
-	Requests []*Request
-	More     bool // rows exist after the last one returned
+	Docs [][]byte
+	More bool // rows exist after the last one returned
+}
+
+// Requests decodes the page, skipping what is not a live port request, as
+// the service does (migration checks and tests; the service decodes through
+// its cache).
+func (p *ListPage) Requests() []*Request {
+	out := make([]*Request, 0, len(p.Docs))
+	for _, raw := range p.Docs {
+		r := &Request{}
+		if r.UnmarshalJSON(raw) == nil && !r.Deleted {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // ClaimStore keeps one claim document per number held by an active request.

@@ -131,7 +131,7 @@ func testRawPutManyBulk(t *testing.T, h *harness) {
 					}
 				}
 				q := porting.ListQuery{Account: a.id, Descendants: desc, State: st}
-				if diff := cmp.Diff(listingOrder(want), ids(h.list(t, q).Requests)); diff != "" {
+				if diff := cmp.Diff(listingOrder(want), ids(h.list(t, q).Requests())); diff != "" {
 					t.Errorf("listing %+v (-want +got):\n%s", q, diff)
 				}
 			}
@@ -258,7 +258,7 @@ func testRawPutManyReplaces(t *testing.T, h *harness) {
 	}
 
 	listed := func(st porting.State) []string {
-		return ids(h.list(t, porting.ListQuery{Account: acct, State: st}).Requests)
+		return ids(h.list(t, porting.ListQuery{Account: acct, State: st}).Requests())
 	}
 	byNumber := func(n string) []string {
 		got, err := h.s.RequestsByNumber(ctx(t), n)

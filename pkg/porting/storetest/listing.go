@@ -59,17 +59,17 @@ func (h *harness) listAll(t *testing.T, q porting.ListQuery, limit int) []string
 	var out []string
 	for range 1000 {
 		p := h.list(t, q)
-		if len(p.Requests) > limit {
-			t.Fatalf("page of %d rows, limit %d", len(p.Requests), limit)
+		if len(p.Requests()) > limit {
+			t.Fatalf("page of %d rows, limit %d", len(p.Requests()), limit)
 		}
-		out = append(out, ids(p.Requests)...)
+		out = append(out, ids(p.Requests())...)
 		if !p.More {
 			return out
 		}
-		if len(p.Requests) == 0 {
+		if len(p.Requests()) == 0 {
 			t.Fatal("empty page with More")
 		}
-		last := p.Requests[len(p.Requests)-1]
+		last := p.Requests()[len(p.Requests())-1]
 		q.After = &porting.Cursor{Modified: last.Modified, ID: last.ID}
 	}
 	t.Fatal("listing never ended")
@@ -139,7 +139,7 @@ func testListRequests(t *testing.T, h *harness) {
 				q.State = porting.Submitted
 			}
 			p := h.list(t, q)
-			if diff := gocmp.Diff(tt.want, ids(p.Requests)); diff != "" {
+			if diff := gocmp.Diff(tt.want, ids(p.Requests())); diff != "" {
 				t.Errorf("rows (-want +got):\n%s", diff)
 			}
 			if p.More != tt.more {
@@ -222,7 +222,7 @@ func testListRequestsDescendants(t *testing.T, h *harness) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := porting.ListQuery{Account: tt.account, Descendants: tt.descendants, State: porting.Submitted}
-			if diff := gocmp.Diff(tt.want, ids(h.list(t, q).Requests)); diff != "" {
+			if diff := gocmp.Diff(tt.want, ids(h.list(t, q).Requests())); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 			if got := h.listAll(t, q, 1); !slices.Equal(got, tt.want) {
@@ -232,7 +232,7 @@ func testListRequestsDescendants(t *testing.T, h *harness) {
 	}
 	t.Run("window", func(t *testing.T) {
 		q := porting.ListQuery{Account: root, Descendants: true, State: porting.Submitted, From: 150, To: 250}
-		if diff := gocmp.Diff([]string{mid.ID}, ids(h.list(t, q).Requests)); diff != "" {
+		if diff := gocmp.Diff([]string{mid.ID}, ids(h.list(t, q).Requests())); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)
 		}
 	})

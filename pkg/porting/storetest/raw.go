@@ -86,7 +86,7 @@ func testRawCopy(t *testing.T, h *harness) {
 		t.Errorf("copied request: %+v", copied)
 	}
 	p := h.list(t, porting.ListQuery{Account: acct, State: porting.Submitted})
-	if diff := cmp.Diff(sortedIDs(r.ID, cp.ID), sortedIDs(ids(p.Requests)...)); diff != "" {
+	if diff := cmp.Diff(sortedIDs(r.ID, cp.ID), sortedIDs(ids(p.Requests())...)); diff != "" {
 		t.Errorf("listing after copy (-want +got):\n%s", diff)
 	}
 
@@ -109,7 +109,7 @@ func testRawCopy(t *testing.T, h *harness) {
 		t.Errorf("replaced copy state %s", got.State)
 	}
 	p = h.list(t, porting.ListQuery{Account: acct, State: porting.Pending})
-	if diff := cmp.Diff([]string{cp.ID}, ids(p.Requests)); diff != "" {
+	if diff := cmp.Diff([]string{cp.ID}, ids(p.Requests())); diff != "" {
 		t.Errorf("pending listing after replace (-want +got):\n%s", diff)
 	}
 }

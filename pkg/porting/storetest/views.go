@@ -97,7 +97,7 @@ func testIndexesFollowUpdates(t *testing.T, h *harness) {
 		if descendants {
 			owner = root
 		}
-		return ids(h.list(t, porting.ListQuery{Account: owner, Descendants: descendants, State: state}).Requests)
+		return ids(h.list(t, porting.ListQuery{Account: owner, Descendants: descendants, State: state}).Requests())
 	}
 	byNumber := func(n string) []string {
 		t.Helper()
@@ -141,11 +141,11 @@ func testIndexesFollowUpdates(t *testing.T, h *harness) {
 		}
 	}
 	p := h.list(t, porting.ListQuery{Account: acct, State: porting.Pending, From: 1500, To: 2500})
-	if len(p.Requests) != 1 {
-		t.Errorf("listing at the new modified time: %v", ids(p.Requests))
+	if len(p.Requests()) != 1 {
+		t.Errorf("listing at the new modified time: %v", ids(p.Requests()))
 	}
-	if p := h.list(t, porting.ListQuery{Account: acct, State: porting.Pending, From: 500, To: 1500}); len(p.Requests) != 0 {
-		t.Errorf("listing at the old modified time: %v", ids(p.Requests))
+	if p := h.list(t, porting.ListQuery{Account: acct, State: porting.Pending, From: 500, To: 1500}); len(p.Requests()) != 0 {
+		t.Errorf("listing at the old modified time: %v", ids(p.Requests()))
 	}
 
 	r.Deleted = true

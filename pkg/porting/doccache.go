@@ -1,0 +1,89 @@
+package porting
+
+import (
+	"bytes"
+	"errors"
+	"hash/maphash"
+	"sync"
+)
+
+// docCache keeps port requests decoded from their stored bytes, with their
+// views encoded, for the read paths (GET one, listings). It is keyed by the
+// stored bytes themselves: a hit is a document byte for byte equal to one
+// decoded before, so an entry can never be stale, whichever replica or
+// process wrote the document, and nothing needs invalidating. A changed
+// document is simply a miss.
+//
+// Entries are shared between callers and never modified: only read paths
+// use them. Writes decode their own copy from the store.
+type docCache struct {
+	seed maphash.Seed
+	max  int // bytes kept, roughly
+
+	mu      sync.Mutex
+	entries map[uint64]*cachedDoc
+	size    int
+}
+
+type cachedDoc struct {
+	raw  []byte
+	req  *Request // nil: not a port request
+	view *encodedView
+	cost int
+}
+
+// DefaultDocCacheBytes bounds the decoded-document cache: about six
+// thousand typical port requests (a 10-number request costs ~5 KB kept as
+// stored bytes, decoded, and encoded).
+const DefaultDocCacheBytes = 32 << 20
+
+func newDocCache(maxBytes int) *docCache {
+	return &docCache{seed: maphash.MakeSeed(), max: maxBytes, entries: map[uint64]*cachedDoc{}}
+}
+
+// get returns the entry for raw, decoding it on a miss.
+func (c *docCache) get(raw []byte) (*cachedDoc, error) {
+	h := maphash.Bytes(c.seed, raw)
+	c.mu.Lock()
+	e, ok := c.entries[h]
+	c.mu.Unlock()
+	if ok && bytes.Equal(e.raw, raw) {
+		return e, nil
+	}
+	e = &cachedDoc{raw: bytes.Clone(raw)} // raw may share a buffer with its page
+	r := &Request{}
+	switch err := r.UnmarshalJSON(raw); {
+	case errors.Is(err, ErrNotRequest):
+	case err != nil:
+		return nil, Wrap(KindInternal, "decode port request", err)
+	default:
+		e.req = r
+		e.view = encodeView(r.View())
+	}
+	if c.max <= 0 {
+		return e, nil
+	}
+	e.cost = 2*len(raw) + 512
+	if e.view != nil {
+		e.cost += e.view.size + 48*len(e.view.members)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.entries[h]; ok {
+		c.size -= old.cost
+	}
+	c.entries[h] = e
+	c.size += e.cost
+	if c.size > c.max {
+		// Drop entries in map order (random) down to three quarters: cheap,
+		// and fair enough to a cache whose misses cost one decode.
+		for k, old := range c.entries {
+			if c.size <= c.max*3/4 {
+				break
+			}
+			delete(c.entries, k)
+			c.size -= old.cost
+		}
+	}
+	return e, nil
+}

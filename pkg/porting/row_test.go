@@ -1,0 +1,89 @@
+package porting
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestRowMatchesEncodingJSON checks that a Row writes exactly what
+// encoding/json writes for the same members (sorted keys), with extra
+// members merged in at their place and replacing a view member of the
+// same key.
+func TestRowMatchesEncodingJSON(t *testing.T) {
+	cases := []struct {
+		name  string
+		view  Fields
+		extra [][2]string // key, raw value; sorted by key
+	}{
+		{"empty", Fields{}, nil},
+		{"only extras", Fields{}, [][2]string{{"_read_only", `{"a":1}`}, {"account_id", `"x"`}}},
+		{"extras first", Fields{"name": json.RawMessage(`"n"`), "zeta": json.RawMessage(`[1]`)}, [][2]string{{"_read_only", `{}`}}},
+		{"extras between and after", Fields{"Upper": json.RawMessage(`1`), "b": json.RawMessage(`2`), "y": json.RawMessage(`3`)},
+			[][2]string{{"_read_only", `{}`}, {"account_id", `"a"`}, {"zz", `null`}}},
+		{"extra replaces member", Fields{"account_id": json.RawMessage(`"spoofed"`), "id": json.RawMessage(`"i"`)},
+			[][2]string{{"account_id", `"real"`}}},
+		{"escaped keys", Fields{"é": json.RawMessage(`1`), "a\"b": json.RawMessage(`2`), "": json.RawMessage(`3`)}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			row := Row{view: encodeView(c.view)}
+			want := c.view.Clone()
+			for _, e := range c.extra {
+				row = row.with(e[0], json.RawMessage(e[1]))
+				want[e[0]] = json.RawMessage(e[1])
+			}
+			wantJSON, err := json.Marshal(map[string]json.RawMessage(want))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(wantJSON), string(row.AppendJSON(nil))); diff != "" {
+				t.Errorf("(-encoding/json +Row):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDocCache checks that the cache answers only for byte-identical
+// documents, tells non-requests apart, and stays within its bound.
+func TestDocCache(t *testing.T) {
+	doc := func(id, rev, name string) []byte {
+		r := &Request{ID: id, Rev: rev, State: Submitted, AccountID: "a", Public: Fields{}}
+		r.Public.Set("name", name)
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	c := newDocCache(64 << 10)
+	first, err := c.get(doc("r1", "1-a", "one"))
+	if err != nil || first.req == nil || first.req.Public.String("name") != "one" {
+		t.Fatalf("first get: %+v, %v", first, err)
+	}
+	again, _ := c.get(doc("r1", "1-a", "one"))
+	if again != first {
+		t.Error("an identical document was decoded again")
+	}
+	changed, _ := c.get(doc("r1", "2-b", "two"))
+	if changed == first || changed.req.Public.String("name") != "two" || changed.req.Rev != "2-b" {
+		t.Errorf("a changed document answered from the cache: %+v", changed.req)
+	}
+	other, err := c.get([]byte(`{"_id":"x","pvt_type":"account"}`))
+	if err != nil || other.req != nil {
+		t.Errorf("an account document: %+v, %v", other, err)
+	}
+	if _, err := c.get([]byte(`{"_id":`)); err == nil {
+		t.Error("broken JSON decoded")
+	}
+	for i := range 1000 {
+		if _, err := c.get(doc(fmt.Sprintf("r%d", i), "1-a", "bulk")); err != nil {
+			t.Fatal(err)
+		}
+		if c.size > c.max {
+			t.Fatalf("cache holds %d bytes, bound %d", c.size, c.max)
+		}
+	}
+}
