@@ -108,7 +108,7 @@ func BenchmarkListPage(b *testing.B) {
 				}
 				b.ReportAllocs()
 				for b.Loop() {
-					p, err := f.s.ListRequests(bg, q)
+					p, err := porting.ListRequests(bg, f.s, q)
 					if err != nil || len(p.Requests()) != 50 || !p.More {
 						b.Fatalf("page: %v, %v", p, err)
 					}

@@ -25,7 +25,7 @@ const listBatchMin = 20
 // on until the page is full. Reads after the first resume at the last key
 // seen with skip = rows of that key already read, which stays cheap however
 // many rows share one second.
-func (s *Store) ListRequests(ctx context.Context, q porting.ListQuery) (*porting.ListPage, error) {
+func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(doc []byte) error) (bool, error) {
 	v := viewRequestsByState
 	if q.Descendants {
 		v = viewRequestsByDescendantState
@@ -45,7 +45,7 @@ func (s *Store) ListRequests(ctx context.Context, q porting.ListQuery) (*porting
 	}
 	page := &porting.ListPage{Docs: [][]byte{}}
 	if bounded && top < q.From {
-		return page, nil // CouchDB answers 400 to a reversed range
+		return false, nil // CouchDB answers 400 to a reversed range
 	}
 
 	want := 0 // rows to collect; 0 = all
@@ -64,7 +64,7 @@ func (s *Store) ListRequests(ctx context.Context, q porting.ListQuery) (*porting
 		}
 		n, err := r.read(ctx, batch, &page.Docs)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		if batch == 0 || n < batch || len(page.Docs) >= want {
 			break
@@ -74,7 +74,12 @@ func (s *Store) ListRequests(ctx context.Context, q porting.ListQuery) (*porting
 		page.Docs = page.Docs[:q.Limit]
 		page.More = true
 	}
-	return page, nil
+	for _, doc := range page.Docs {
+		if err := fn(doc); err != nil {
+			return false, err
+		}
+	}
+	return page.More, nil
 }
 
 // listRead is the state of one listing across view reads.

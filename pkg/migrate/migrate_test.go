@@ -396,11 +396,11 @@ func migrateAndCheck(t *testing.T, f *filled, from, to store) {
 		{Account: r.AccountID, State: r.State},
 		{Account: r.Tree[0], Descendants: true, State: porting.Completed},
 	} {
-		a, err := from.ListRequests(ctx(t), q)
+		a, err := porting.ListRequests(ctx(t), from, q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := to.ListRequests(ctx(t), q)
+		b, err := porting.ListRequests(ctx(t), to, q)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -132,11 +132,14 @@ func (s *Service) ListState(ctx context.Context, actor *Account, accountID strin
 			out.StartKey = o.StartKey
 		}
 	}
-	page, err := s.store.ListRequests(ctx, q)
-	if err != nil {
-		return nil, err
+	if q.Limit == 0 {
+		release, err := s.wholeListing(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 	}
-	rs, err := s.decodePage(page)
+	rs, more, err := s.visit(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +147,7 @@ func (s *Service) ListState(ctx context.Context, actor *Account, accountID strin
 		return nil, err
 	}
 	out.PageSize = len(rs)
-	if page.More && len(rs) > 0 {
+	if more && len(rs) > 0 {
 		last := rs[len(rs)-1].req
 		out.NextStartKey = fmt.Sprintf("%d:%s", last.Modified, last.ID)
 	}
@@ -161,17 +164,18 @@ func (s *Service) ListAll(ctx context.Context, actor *Account, accountID string,
 	if err != nil {
 		return nil, err
 	}
+	release, err := s.wholeListing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var all []listed
 	for _, st := range States {
 		q := ListQuery{Account: accountID, Descendants: o.Descendants, State: st}
 		if st == Unconfirmed || st.Windowed() {
 			q.From, q.To = from, to
 		}
-		page, err := s.store.ListRequests(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		rs, err := s.decodePage(page)
+		rs, _, err := s.visit(ctx, q)
 		if err != nil {
 			return nil, err
 		}
@@ -219,27 +223,42 @@ func (s *Service) ByNumber(ctx context.Context, actor *Account, accountID, numbe
 	return &Listing{Flat: flat, PageSize: len(flat)}, nil
 }
 
+// wholeListing waits for one of the slots unpaginated listings share.
+// Kazoo does not page the working states, so one answer can hold every
+// active request of a large reseller's tree (the load tool's 100k data
+// set: ~7,900 rows, ~10 MB of JSON, plus the documents read for it). The
+// work is CPU-bound, so running more of them at once than there are CPUs
+// gains nothing and multiplies the memory held: 16 at once took the heap
+// to 1 GB before this bound.
+func (s *Service) wholeListing(ctx context.Context) (release func(), err error) {
+	select {
+	case s.wholeListings <- struct{}{}:
+		return func() { <-s.wholeListings }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // listed is a request on its way into a listing, with its encoded view.
 type listed struct {
 	req  *Request
 	view *encodedView
 }
 
-// decodePage decodes a store's page through the document cache, dropping
-// what is not a live port request (an index may lag behind a document).
-func (s *Service) decodePage(page *ListPage) ([]listed, error) {
-	out := make([]listed, 0, len(page.Docs))
-	for _, raw := range page.Docs {
-		e, err := s.docs.get(raw)
-		if err != nil {
-			continue // one broken document must not break the listing
-		}
-		if e.req == nil || e.req.Deleted {
-			continue
+// visit reads a listing from the store, decoding through the document
+// cache and dropping what is not a live port request (an index may lag
+// behind a document).
+func (s *Service) visit(ctx context.Context, q ListQuery) ([]listed, bool, error) {
+	out := make([]listed, 0, max(q.Limit, 16))
+	more, err := s.store.VisitRequests(ctx, q, func(doc []byte) error {
+		e, err := s.docs.get(doc)
+		if err != nil || e.req == nil || e.req.Deleted {
+			return nil // one broken document must not break the listing
 		}
 		out = append(out, listed{req: e.req, view: e.view})
-	}
-	return out, nil
+		return nil
+	})
+	return out, more, err
 }
 
 func sortNewestFirst(rs []listed) {

@@ -3,6 +3,7 @@ package porting
 import (
 	"context"
 	mrand "math/rand/v2"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -16,8 +17,10 @@ type Service struct {
 	newID    IDSource
 	accounts *accountCache
 	docs     *docCache
-	masterID atomic.Pointer[string]
-	rules    Rules
+	// wholeListings holds a token per unpaginated listing running.
+	wholeListings chan struct{}
+	masterID      atomic.Pointer[string]
+	rules         Rules
 }
 
 // Rules are the operator's choices that change behaviour.
@@ -58,12 +61,13 @@ func NewService(cfg Config) *Service {
 		cfg.DocCacheBytes = DefaultDocCacheBytes
 	}
 	return &Service{
-		store:    cfg.Store,
-		now:      cfg.Clock,
-		newID:    cfg.IDs,
-		accounts: newAccountCache(cfg.AccountTTL, cfg.Clock),
-		docs:     newDocCache(cfg.DocCacheBytes),
-		rules:    cfg.Rules,
+		store:         cfg.Store,
+		now:           cfg.Clock,
+		newID:         cfg.IDs,
+		accounts:      newAccountCache(cfg.AccountTTL, cfg.Clock),
+		docs:          newDocCache(cfg.DocCacheBytes),
+		wholeListings: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		rules:         cfg.Rules,
 	}
 }
 

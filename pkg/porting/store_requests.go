@@ -1,6 +1,7 @@
 package porting
 
 import (
+	"bytes"
 	"context"
 	"io"
 )
@@ -18,8 +19,12 @@ type RequestStore interface {
 	// UpdateRequest replaces the document at r.Rev, keeping its attachments;
 	// KindConflict when the revision is stale. Sets r.Rev.
 	UpdateRequest(ctx context.Context, r *Request) error
-	// ListRequests answers a listing from the views, newest modified first.
-	ListRequests(ctx context.Context, q ListQuery) (*ListPage, error)
+	// VisitRequests answers a listing from the views, newest modified
+	// first: it calls fn with each document as stored, and reports whether
+	// rows exist after the last one. doc is valid only during the call (the
+	// embedded store lends its mapped pages); fn copies what it keeps. An
+	// error from fn ends the listing with that error.
+	VisitRequests(ctx context.Context, q ListQuery, fn func(doc []byte) error) (more bool, err error)
 	// RequestsByNumber lists the undeleted requests carrying number e164.
 	RequestsByNumber(ctx context.Context, e164 string) ([]*Request, error)
 	// ActiveHolders returns, per number, the submitted, pending or scheduled
@@ -71,11 +76,25 @@ type Cursor struct {
 	ID       string
 }
 
-// ListPage is one page of a listing: the documents as stored (copies the
-// caller keeps), so that the service decodes only those it has not seen.
+// ListPage is one page of a listing, its documents copied.
 type ListPage struct {
 	Docs [][]byte
 	More bool // rows exist after the last one returned
+}
+
+// ListRequests collects a listing into a ListPage (migration checks and
+// tests; the service visits).
+func ListRequests(ctx context.Context, s RequestStore, q ListQuery) (*ListPage, error) {
+	p := &ListPage{Docs: [][]byte{}}
+	more, err := s.VisitRequests(ctx, q, func(doc []byte) error {
+		p.Docs = append(p.Docs, bytes.Clone(doc))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.More = more
+	return p, nil
 }
 
 // Requests decodes the page, skipping what is not a live port request, as

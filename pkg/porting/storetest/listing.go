@@ -44,7 +44,7 @@ func listingOrder(rs []*porting.Request) []string {
 // list runs ListRequests and fails the test on error.
 func (h *harness) list(t *testing.T, q porting.ListQuery) *porting.ListPage {
 	t.Helper()
-	p, err := h.s.ListRequests(ctx(t), q)
+	p, err := porting.ListRequests(ctx(t), h.s, q)
 	if err != nil {
 		t.Fatalf("ListRequests(%+v): %v", q, err)
 	}
