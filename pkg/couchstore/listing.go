@@ -1,10 +1,11 @@
 package couchstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-
-	kivik "github.com/go-kivik/kivik/v4"
+	"net/url"
+	"strconv"
 
 	"github.com/portreqd/portreqd/pkg/porting"
 )
@@ -95,38 +96,34 @@ type listRead struct {
 // that belong on the page to out and moves r past the rows read. It returns
 // the number of view rows read.
 func (r *listRead) read(ctx context.Context, limit int, out *[][]byte) (int, error) {
-	params := map[string]any{
-		"descending": true, "include_docs": true,
-		"startkey": r.start, "endkey": r.end,
+	params := url.Values{
+		"descending": {"true"}, "include_docs": {"true"},
+		"startkey": {string(r.start)}, "endkey": {string(r.end)},
 	}
 	if limit > 0 {
-		params["limit"] = limit
+		params.Set("limit", strconv.Itoa(limit))
 	}
 	if r.skip > 0 {
-		params["skip"] = r.skip
+		params.Set("skip", strconv.Itoa(r.skip))
 	}
-	rs := r.store.db(r.view.DB).Query(ctx, r.view.Design, r.view.View, kivik.Params(params))
-	defer rs.Close()
 	n := 0
-	for rs.Next() {
+	err := r.store.queryRows(ctx, r.view, params, func(id string, key, doc []byte) error {
 		n++
-		key, _ := rs.Key()
-		if key == string(r.start) {
+		if string(key) == string(r.start) {
 			r.skip++
 		} else {
-			r.start, r.skip = json.RawMessage(key), 1
+			r.start, r.skip = json.RawMessage(bytes.Clone(key)), 1
 		}
-		id, _ := rs.ID()
-		if r.cursor != nil && r.cursor.ID != "" && keyModified(key) == r.cursor.Modified && id >= r.cursor.ID {
-			continue // shown on an earlier page
+		if r.cursor != nil && r.cursor.ID != "" && keyModified(string(key)) == r.cursor.Modified && id >= r.cursor.ID {
+			return nil // shown on an earlier page
 		}
-		var raw json.RawMessage
-		if err := rs.ScanDoc(&raw); err != nil || len(raw) == 0 || string(raw) == "null" {
-			continue // the document vanished since the index saw it
+		if doc == nil {
+			return nil // the document vanished since the index saw it
 		}
-		*out = append(*out, raw)
-	}
-	if err := rs.Err(); err != nil {
+		*out = append(*out, doc)
+		return nil
+	})
+	if err != nil {
 		return n, storeErr(err, "")
 	}
 	return n, nil

@@ -10,6 +10,7 @@ import (
 
 	kivik "github.com/go-kivik/kivik/v4"
 	"github.com/go-kivik/kivik/v4/couchdb" // registers the "couch" driver
+	"github.com/go-kivik/kivik/v4/couchdb/chttp"
 	"go.uber.org/zap"
 
 	"github.com/portreqd/portreqd/pkg/porting"
@@ -51,7 +52,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fail("bad URL", err)
 	}
-	s := &Store{client: client, transport: tr, log: log, prefix: o.Prefix}
+	raw, err := chttp.New(&http.Client{Transport: tr}, o.URL, couchdb.OptionUserAgent("portreqd"))
+	if err != nil {
+		return nil, fail("bad URL", err)
+	}
+	s := &Store{client: client, raw: raw, transport: tr, log: log, prefix: o.Prefix}
 	s.accounts = s.db(dbAccounts)
 	s.requests = s.db(dbPortRequests)
 	s.claims = s.db(dbClaims)

@@ -7,6 +7,7 @@ package couchstore
 
 import (
 	"context"
+	"github.com/go-kivik/kivik/v4/couchdb/chttp"
 	"net/http"
 	"time"
 
@@ -47,6 +48,7 @@ type Options struct {
 // Store is a porting.Store on CouchDB. It is safe for concurrent use.
 type Store struct {
 	client    *kivik.Client
+	raw       *chttp.Client // view reads that bypass kivik's row decoding
 	transport *http.Transport
 	log       *zap.Logger
 	prefix    string
