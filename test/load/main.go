@@ -62,7 +62,9 @@ type config struct {
 	apiKey         string
 	dbPrefix       string
 	seed           string
-	scenarios      []string
+	scenarios      []string // rate scenarios, in the table's order
+	attachCheck    bool     // run the attachment memory check (attachment_8mb)
+	attachBytes    int      // its raw PDF's size
 	duration       time.Duration
 	warmup         time.Duration
 	clients        []int
@@ -98,17 +100,19 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&c.apiKey, "api-key", "", "master API key of the running portreqd (with -portreqd)")
 	fs.StringVar(&c.dbPrefix, "db-prefix", "", "database prefix the running portreqd uses (with -portreqd)")
 	fs.StringVar(&c.seed, "seed", "", "direct (write documents into the store before portreqd starts) or api (through the HTTP API; small sizes); default direct from 1000 requests, else api")
-	fs.StringVar(&scenarios, "scenarios", "all", "comma-separated scenarios to run, or all ("+strings.Join(scenarioNames, ", ")+"); also "+strings.Join(extraScenarios, ", ")+" by name. The ceiling "+ceilingName+" always runs")
+	fs.StringVar(&scenarios, "scenarios", "all", "comma-separated scenarios to run, or all ("+strings.Join(defaultScenarios(), ", ")+"); also "+strings.Join(extraScenarios, ", ")+" by name. The ceiling "+ceilingName+" always runs. "+
+		attachCheckName+" is no rate but a memory check, run once before the rates: an 8,000,000-byte PDF uploaded and downloaded raw and as a data URI, portreqd's peak RSS rise measured around each transfer")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "measured time per scenario and client count")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured time before each measurement")
 	fs.StringVar(&clients, "clients", "1,16", "comma-separated concurrent client counts")
 	fs.IntVar(&c.requests, "requests", 1000, "port requests to seed (at least 60; e.g. 1000, 10000, 100000)")
 	fs.IntVar(&c.maxRequests, "max-requests", 200000, "hard cap on measured requests per scenario run")
+	fs.IntVar(&c.attachBytes, "attachment-bytes", attachRawBytes, "raw PDF size of the "+attachCheckName+" check, and the most its data URI may have: portreqd's --max-upload-bytes (default 8000000)")
 	fs.IntVar(&c.maxAttachments, "max-attachments", 400, "cap on the 50 KB PDF attachments seeded (a quarter of the requests, at most this many)")
 	fs.StringVar(&c.jsonOut, "json", "", "write the results (rows, memory, seed) to this file as JSON")
 	fs.StringVar(&c.markdown, "markdown", "", "write a Markdown report (command, machine, caveat, table) to this file, replacing it")
 	fs.StringVar(&c.markdownAppend, "markdown-append", "", "append the Markdown report to this file (created with a title when missing)")
-	fs.BoolVar(&c.smoke, "smoke", false, "CI run: duration 100ms, warmup 50ms, 100 requests seeded directly, clients 1,4, every scenario; exit 1 on any error")
+	fs.BoolVar(&c.smoke, "smoke", false, "CI run: duration 100ms, warmup 50ms, 100 requests seeded directly, clients 1,4, every scenario, "+attachCheckName+" with 1,000,000-byte bodies; exit 1 on any error")
 	fs.StringVar(&c.pprofDir, "pprof", "", "start portreqd with --debug-addr and save a CPU profile of every portreqd scenario at the largest client count (and a heap profile after it) into this directory")
 	fs.DurationVar(&c.quietWait, "quiet-wait", 0, "before each measured run, wait up to this long for other processes on the machine to use less than a quarter of a CPU (Linux; 0 = do not wait; noisy runs are flagged either way)")
 	fs.BoolVar(&c.countCouch, "count-couch", false, "diagnostic (CouchDB store): put a counting proxy between portreqd and CouchDB and report the CouchDB requests each scenario makes per portreqd request; the extra hop makes the rates unfit for comparison")
@@ -147,6 +151,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 		if !set["scenarios"] {
 			scenarios = "all"
 		}
+		if !set["attachment-bytes"] {
+			c.attachBytes = attachSmokeBytes
+		}
 	}
 	for _, f := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -158,6 +165,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	var err error
 	if c.scenarios, err = selectScenarios(scenarios); err != nil {
 		return nil, err
+	}
+	if i := slices.Index(c.scenarios, attachCheckName); i >= 0 {
+		c.attachCheck = true
+		c.scenarios = slices.Delete(c.scenarios, i, i+1)
 	}
 	if c.store == "" {
 		c.store = storeEmbedded
@@ -182,6 +193,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 		return nil, errors.New("-seed direct writes into the store before portreqd starts; it cannot be used with -portreqd")
 	case c.portreqd != "" && c.apiKey == "":
 		return nil, errors.New("-api-key is required with -portreqd")
+	case c.attachBytes < attachMinBytes:
+		return nil, fmt.Errorf("-attachment-bytes must be at least %d", attachMinBytes)
 	case c.requests < 60:
 		return nil, errors.New("-requests must be at least 60")
 	case c.duration <= 0 || c.warmup < 0 || c.maxRequests < 1 || c.maxAttachments < 0 || c.quietWait < 0:
@@ -253,6 +266,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "load:", err)
 		code = 1
 	}
+	if rep != nil && rep.Attachments != nil && len(rep.Rows) == 0 {
+		printAttachMemory(stdout, rep.Attachments) // the run failed before the table
+	}
 	if rep == nil || len(rep.Rows) == 0 {
 		return 1
 	}
@@ -271,6 +287,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cfg.smoke {
 			code = 1
 		}
+	}
+	if a := rep.Attachments; a != nil && a.failed() > 0 {
+		fmt.Fprintf(stdout, "\n%s: %d transfer(s) failed; see above\n", attachCheckName, a.failed())
+		code = 1
 	}
 	if cfg.smoke {
 		for _, r := range rep.Rows {
@@ -473,6 +493,27 @@ func measure(ctx context.Context, cfg *config, stdout, stderr io.Writer) (*repor
 			rep.Memory = &memory{StartMB: m.rssMB}
 		}
 	}
+	// The whole-life peak: the attachment check resets VmHWM before each
+	// transfer, so the peak before it and those of its transfers are kept
+	// here.
+	lifePeak := 0.0
+	if cfg.attachCheck {
+		pid := 0
+		if srv != nil {
+			pid = srv.pid()
+			if m, err := readRSS(pid); err == nil {
+				lifePeak = m.hwmMB
+			}
+		}
+		am, err := checkAttachmentMemory(ctx, e, pid, stderr)
+		rep.Attachments = am
+		if err != nil {
+			return rep, err
+		}
+		for _, c := range am.Cases {
+			lifePeak = max(lifePeak, c.PeakMB)
+		}
+	}
 	rows, err := runScenarios(ctx, e, stderr)
 	rep.Rows = rows
 	if _, ok := machineBusy(); ok {
@@ -481,7 +522,7 @@ func measure(ctx context.Context, cfg *config, stdout, stderr io.Writer) (*repor
 	if e.rss != nil && rep.Memory != nil {
 		e.rss.summarize(rep.Memory, slices.Max(cfg.clients))
 		if m, err := readRSS(srv.pid()); err == nil {
-			rep.Memory.PeakMB = m.hwmMB
+			rep.Memory.PeakMB = max(m.hwmMB, lifePeak)
 		}
 	}
 	if len(rows) > 0 {

@@ -62,6 +62,20 @@ type memory struct {
 	PeakMB          float64 `json:"peak_rss_mb"` // VmHWM at the end: the peak over the process's life
 	Samples         int     `json:"samples"`
 	SteadyAt        int     `json:"steady_clients"`
+	// Mixed is the steady RSS of the mixed scenario alone, at the largest
+	// client count: the service's everyday load.
+	Mixed *steadyRSS `json:"mixed,omitempty"`
+}
+
+// steadyRSS sums up the samples of one scenario at one client count.
+type steadyRSS struct {
+	Scenario     string  `json:"scenario"`
+	Clients      int     `json:"clients"`
+	MedianMB     float64 `json:"median_rss_mb"`
+	MedianAnonMB float64 `json:"median_anon_mb"`
+	MaxMB        float64 `json:"max_rss_mb"`
+	MaxAnonMB    float64 `json:"max_anon_mb"`
+	Samples      int     `json:"samples"`
 }
 
 // rssPeriod is how often VmRSS is sampled during a measured run.
@@ -69,18 +83,21 @@ const rssPeriod = 100 * time.Millisecond
 
 // rssWatch samples portreqd's VmRSS during the measured part of each run.
 type rssWatch struct {
-	pid int
-	mu  sync.Mutex
-	all []rssSample
-	by  map[int][]rssSample // client count → samples
+	pid        int
+	mu         sync.Mutex
+	all        []rssSample
+	by         map[int][]rssSample    // client count → samples
+	byScenario map[string][]rssSample // rateKey(scenario, clients) → samples
 }
 
-func newRSSWatch(pid int) *rssWatch { return &rssWatch{pid: pid, by: map[int][]rssSample{}} }
+func newRSSWatch(pid int) *rssWatch {
+	return &rssWatch{pid: pid, by: map[int][]rssSample{}, byScenario: map[string][]rssSample{}}
+}
 
 // during samples from after the warmup until stop is called; stop returns
 // the largest sample (VmRSS and RssAnon maxima) and the VmHWM at the end
 // of the run.
-func (w *rssWatch) during(clients int, warmup time.Duration) (stop func() (largest rssSample, hwm float64)) {
+func (w *rssWatch) during(name string, clients int, warmup time.Duration) (stop func() (largest rssSample, hwm float64)) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	var local []rssSample
@@ -114,6 +131,7 @@ func (w *rssWatch) during(clients int, warmup time.Duration) (stop func() (large
 		w.mu.Lock()
 		w.all = append(w.all, local...)
 		w.by[clients] = append(w.by[clients], local...)
+		w.byScenario[rateKey(name, clients)] = append(w.byScenario[rateKey(name, clients)], local...)
 		w.mu.Unlock()
 		var m rssSample
 		for _, s := range local {
@@ -132,22 +150,37 @@ func (w *rssWatch) summarize(m *memory, clients int) {
 	for _, s := range w.all {
 		m.MaxSampleMB, m.MaxSampleAnonMB = max(m.MaxSampleMB, s.rssMB), max(m.MaxSampleAnonMB, s.anonMB)
 	}
-	at := w.by[clients]
-	if len(at) == 0 {
-		return
+	if at := w.by[clients]; len(at) > 0 {
+		st := steadyOf(at)
+		m.SteadyMB, m.SteadyAnonMB, m.SteadyAt = st.MedianMB, st.MedianAnonMB, clients
 	}
-	rss := make([]float64, len(at))
-	anon := make([]float64, len(at))
-	for i, s := range at {
+	if at := w.byScenario[rateKey(mixedName, clients)]; len(at) > 0 {
+		st := steadyOf(at)
+		st.Scenario, st.Clients = mixedName, clients
+		m.Mixed = &st
+	}
+}
+
+// steadyOf is the median and the largest of samples.
+func steadyOf(samples []rssSample) steadyRSS {
+	rss := make([]float64, len(samples))
+	anon := make([]float64, len(samples))
+	for i, s := range samples {
 		rss[i], anon[i] = s.rssMB, s.anonMB
 	}
 	slices.Sort(rss)
 	slices.Sort(anon)
-	m.SteadyMB, m.SteadyAnonMB, m.SteadyAt = rss[len(rss)/2], anon[len(anon)/2], clients
+	return steadyRSS{MedianMB: rss[len(rss)/2], MedianAnonMB: anon[len(anon)/2],
+		MaxMB: rss[len(rss)-1], MaxAnonMB: anon[len(anon)-1], Samples: len(samples)}
 }
 
 func memoryLine(m *memory) string {
+	mixed := ""
+	if x := m.Mixed; x != nil {
+		mixed = fmt.Sprintf("; under the %d-client %s load alone: median VmRSS %.1f MB (RssAnon %.1f MB), largest %.1f MB (RssAnon %.1f MB), %d samples",
+			x.Clients, x.Scenario, x.MedianMB, x.MedianAnonMB, x.MaxMB, x.MaxAnonMB, x.Samples)
+	}
 	return fmt.Sprintf("portreqd memory: peak RSS (VmHWM, whole life) %.1f MB; steady RSS (median VmRSS sampled every %s during the %d-client portreqd runs) %.1f MB, of which anonymous (RssAnon: heap, stacks) %.1f MB, the rest mapped file pages (the binary and, on the embedded store, its data file, which bbolt maps); "+
 		"largest sampled VmRSS %.1f MB (RssAnon %.1f MB); %.1f MB when measuring started",
-		m.PeakMB, rssPeriod, m.SteadyAt, m.SteadyMB, m.SteadyAnonMB, m.MaxSampleMB, m.MaxSampleAnonMB, m.StartMB)
+		m.PeakMB, rssPeriod, m.SteadyAt, m.SteadyMB, m.SteadyAnonMB, m.MaxSampleMB, m.MaxSampleAnonMB, m.StartMB) + mixed
 }

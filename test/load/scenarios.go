@@ -26,28 +26,35 @@ import (
 // of them run by default.
 var scenarioNames = []string{
 	"get_request", "page_completed_50", "by_number", "descendants_completed_50",
-	"create_request", "submit_request", "upload_1mb", "loa", "get_account",
+	"create_request", "submit_request", "upload_1mb", "loa", "get_account", mixedName,
 }
+
+// checkNames are checks run once per run, not rate scenarios: they add no
+// table row but a section of their own. "all" includes them.
+var checkNames = []string{attachCheckName}
 
 // extraScenarios run only when named in -scenarios.
 var extraScenarios = []string{"descendants_submitted"}
 
 func knownScenarios() []string {
-	return append(slices.Clone(scenarioNames), extraScenarios...)
+	return slices.Concat(scenarioNames, extraScenarios, checkNames)
 }
+
+// defaultScenarios is what "all" selects.
+func defaultScenarios() []string { return slices.Concat(scenarioNames, checkNames) }
 
 // selectScenarios reads -scenarios: "all", or names in any order (run in
 // the table's order).
 func selectScenarios(spec string) ([]string, error) {
 	spec = strings.TrimSpace(spec)
 	if spec == "" || spec == "all" {
-		return slices.Clone(scenarioNames), nil
+		return defaultScenarios(), nil
 	}
 	want := map[string]bool{}
 	for _, f := range strings.Split(spec, ",") {
 		f = strings.TrimSpace(f)
 		if f == "all" {
-			for _, n := range scenarioNames {
+			for _, n := range defaultScenarios() {
 				want[n] = true
 			}
 			continue
@@ -223,6 +230,10 @@ func scenarios() (map[string]*scenario, *scenario, map[string]*scenario) {
 			prepare: func(ctx context.Context, e *env, c int, r map[string]float64) (op, error) {
 				return get("/v2/accounts/"+e.seed.pageAccount)(ctx, e, c, r)
 			}},
+		{name: mixedName, baseline: "couch_get_request_doc",
+			note:         mixedNote(),
+			baselineNote: "compared with the raw request GET, the most frequent request of the mix",
+			prepare:      prepareMixed},
 	}
 	main := map[string]*scenario{}
 	for _, s := range list {
@@ -489,7 +500,7 @@ func runScenarios(ctx context.Context, e *env, stderr io.Writer) ([]*result, err
 			if m, err := readRSS(e.rss.pid); err == nil {
 				hwm0 = m.hwmMB
 			}
-			stop = e.rss.during(clients, cfg.warmup)
+			stop = e.rss.during(s.name, clients, cfg.warmup)
 		}
 		var profiled func()
 		if s.portreqd && e.pprofURL != "" && clients == slices.Max(cfg.clients) {

@@ -52,9 +52,11 @@ type report struct {
 	Seed     []string  `json:"seed"`
 	Started  time.Time `json:"started"`
 	Memory   *memory   `json:"memory,omitempty"`
-	Noise    string    `json:"noise,omitempty"`
-	Error    string    `json:"error,omitempty"` // the run failed; the rows are those done
-	Rows     []*result `json:"rows"`
+	// Attachments is the attachment memory check (attachment_8mb).
+	Attachments *attachMemory `json:"attachment_memory,omitempty"`
+	Noise       string        `json:"noise,omitempty"`
+	Error       string        `json:"error,omitempty"` // the run failed; the rows are those done
+	Rows        []*result     `json:"rows"`
 }
 
 // result is one table row.
@@ -142,6 +144,9 @@ func printTable(w io.Writer, rep *report) {
 			fmt.Fprintln(w, "  "+n)
 		}
 	}
+	if rep.Attachments != nil {
+		printAttachMemory(w, rep.Attachments)
+	}
 	fmt.Fprintln(w)
 	if rep.Memory != nil {
 		fmt.Fprintln(w, memoryLine(rep.Memory))
@@ -207,6 +212,10 @@ client at the same client count: what one HTTP round trip costs here at all.
 **rss (anon)** is portreqd's largest resident set sampled during the run, and
 in parentheses its anonymous part (heap, stacks; the rest is pages of mapped
 files, such as the embedded store's data file, which the kernel can drop).
+**Attachment memory** (` + "`" + attachCheckName + "`" + `, once per run, before the rates):
+portreqd's peak RSS rise around each single upload or download of the
+largest attachment it accepts, raw and as a data URI, its peak RSS reset
+just before each.
 `
 
 // writeMarkdown writes rep as a Markdown section: to a new file with the
@@ -233,6 +242,9 @@ func writeMarkdown(path string, rep *report, appendTo bool) error {
 	if rep.Memory != nil {
 		b.WriteString("- " + memoryLine(rep.Memory) + "\n")
 	}
+	if rep.Attachments != nil {
+		b.WriteString("- " + rep.Attachments.summary() + "\n")
+	}
 	if rep.Noise != "" {
 		b.WriteString("- " + rep.Noise + "\n")
 	}
@@ -247,6 +259,9 @@ func writeMarkdown(path string, rep *report, appendTo bool) error {
 		for _, n := range notes {
 			b.WriteString("- " + strings.ReplaceAll(n, "|", `\|`) + "\n")
 		}
+	}
+	if rep.Attachments != nil {
+		markdownAttachMemory(&b, rep.Attachments)
 	}
 	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if appendTo {
