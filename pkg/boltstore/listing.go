@@ -22,7 +22,7 @@ import (
 // fn sees each document in the store's mapped pages, without a copy: a
 // page's documents are mostly ones the service decoded before, which it
 // recognises by comparing bytes.
-func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(doc []byte) error) (more bool, err error) {
+func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(id, doc []byte) error) (more bool, err error) {
 	index := idxRequestsByState
 	if q.Descendants {
 		index = idxRequestsByDescendant
@@ -72,7 +72,7 @@ func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(
 				break
 			}
 			seen++
-			if err := fn(doc); err != nil {
+			if err := fn(id, doc); err != nil {
 				return err
 			}
 		}

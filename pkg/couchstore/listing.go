@@ -26,7 +26,7 @@ const listBatchMin = 20
 // on until the page is full. Reads after the first resume at the last key
 // seen with skip = rows of that key already read, which stays cheap however
 // many rows share one second.
-func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(doc []byte) error) (bool, error) {
+func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(id, doc []byte) error) (bool, error) {
 	v := viewRequestsByState
 	if q.Descendants {
 		v = viewRequestsByDescendantState
@@ -44,7 +44,7 @@ func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(
 	} else if bounded {
 		high = top
 	}
-	page := &porting.ListPage{Docs: [][]byte{}}
+	var rows []listRow
 	if bounded && top < q.From {
 		return false, nil // CouchDB answers 400 to a reversed range
 	}
@@ -61,26 +61,32 @@ func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(
 	for {
 		batch := 0
 		if want > 0 {
-			batch = max(want-len(page.Docs), listBatchMin)
+			batch = max(want-len(rows), listBatchMin)
 		}
-		n, err := r.read(ctx, batch, &page.Docs)
+		n, err := r.read(ctx, batch, &rows)
 		if err != nil {
 			return false, err
 		}
-		if batch == 0 || n < batch || len(page.Docs) >= want {
+		if batch == 0 || n < batch || len(rows) >= want {
 			break
 		}
 	}
-	if want > 0 && len(page.Docs) > q.Limit {
-		page.Docs = page.Docs[:q.Limit]
-		page.More = true
+	more := false
+	if want > 0 && len(rows) > q.Limit {
+		rows, more = rows[:q.Limit], true
 	}
-	for _, doc := range page.Docs {
-		if err := fn(doc); err != nil {
+	for _, row := range rows {
+		if err := fn([]byte(row.id), row.doc); err != nil {
 			return false, err
 		}
 	}
-	return page.More, nil
+	return more, nil
+}
+
+// listRow is a row read for a listing.
+type listRow struct {
+	id  string
+	doc []byte
 }
 
 // listRead is the state of one listing across view reads.
@@ -95,7 +101,7 @@ type listRead struct {
 // read reads up to limit rows (0 = all) from r.start, appends the documents
 // that belong on the page to out and moves r past the rows read. It returns
 // the number of view rows read.
-func (r *listRead) read(ctx context.Context, limit int, out *[][]byte) (int, error) {
+func (r *listRead) read(ctx context.Context, limit int, out *[]listRow) (int, error) {
 	params := url.Values{
 		"descending": {"true"}, "include_docs": {"true"},
 		"startkey": {string(r.start)}, "endkey": {string(r.end)},
@@ -120,7 +126,7 @@ func (r *listRead) read(ctx context.Context, limit int, out *[][]byte) (int, err
 		if doc == nil {
 			return nil // the document vanished since the index saw it
 		}
-		*out = append(*out, doc)
+		*out = append(*out, listRow{id: id, doc: doc})
 		return nil
 	})
 	if err != nil {

@@ -36,8 +36,22 @@ type cachedAccount struct {
 }
 
 type cachedReadOnly struct {
-	ro      json.RawMessage
+	ro      *readOnlyBlock
 	expires time.Time
+}
+
+// readOnlyBlock is an account's _read_only block, and the members rows
+// of its requests add, encoded once.
+type readOnlyBlock struct {
+	view []member // _read_only
+	row  []member // _read_only, account_id (listings)
+}
+
+func newReadOnlyBlock(accountID string, ro json.RawMessage) *readOnlyBlock {
+	m := member{key: "_read_only", enc: appendMember(nil, "_read_only", ro)}
+	// Sorted: "_read_only" < "account_id".
+	return &readOnlyBlock{view: []member{m}, row: []member{m,
+		{key: "account_id", enc: appendMember(nil, "account_id", appendJSONString(nil, accountID))}}}
 }
 
 // accountLoad is a store read other callers wait for.
@@ -139,7 +153,7 @@ func (c *accountCache) putLocked(a *Account) {
 	c.entries[a.ID] = cachedAccount{acct: *a, expires: c.now().Add(c.ttl)}
 }
 
-func (c *accountCache) getReadOnly(id string) (json.RawMessage, bool) {
+func (c *accountCache) getReadOnly(id string) (*readOnlyBlock, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.readOnly[id]
@@ -151,7 +165,7 @@ func (c *accountCache) getReadOnly(id string) (json.RawMessage, bool) {
 
 // putReadOnly keeps a _read_only block built from accounts read no earlier
 // than built, so it expires when they would.
-func (c *accountCache) putReadOnly(id string, ro json.RawMessage, built time.Time) {
+func (c *accountCache) putReadOnly(id string, ro *readOnlyBlock, built time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.readOnly) >= accountCacheMax {

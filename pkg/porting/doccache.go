@@ -3,25 +3,23 @@ package porting
 import (
 	"bytes"
 	"errors"
-	"hash/maphash"
 	"sync"
 )
 
 // docCache keeps port requests decoded from their stored bytes, with their
-// views encoded, for the read paths (GET one, listings). It is keyed by the
-// stored bytes themselves: a hit is a document byte for byte equal to one
-// decoded before, so an entry can never be stale, whichever replica or
-// process wrote the document, and nothing needs invalidating. A changed
-// document is simply a miss.
+// views encoded, for the read paths (GET one, listings). An entry is used
+// only for a document byte for byte equal to the one it was decoded from,
+// so it can never be stale, whichever replica or process wrote the
+// document, and nothing needs invalidating: a changed document is a miss,
+// and its entry is replaced.
 //
 // Entries are shared between callers and never modified: only read paths
 // use them. Writes decode their own copy from the store.
 type docCache struct {
-	seed maphash.Seed
-	max  int // bytes kept, roughly
+	max int // bytes kept, roughly
 
 	mu      sync.Mutex
-	entries map[uint64]*cachedDoc
+	entries map[string]*cachedDoc // by document id
 	size    int
 }
 
@@ -38,19 +36,19 @@ type cachedDoc struct {
 const DefaultDocCacheBytes = 32 << 20
 
 func newDocCache(maxBytes int) *docCache {
-	return &docCache{seed: maphash.MakeSeed(), max: maxBytes, entries: map[uint64]*cachedDoc{}}
+	return &docCache{max: maxBytes, entries: map[string]*cachedDoc{}}
 }
 
-// get returns the entry for raw, decoding it on a miss.
-func (c *docCache) get(raw []byte) (*cachedDoc, error) {
-	h := maphash.Bytes(c.seed, raw)
+// get returns the entry for document id stored as raw, decoding it on a
+// miss. Neither slice is kept.
+func (c *docCache) get(id, raw []byte) (*cachedDoc, error) {
 	c.mu.Lock()
-	e, ok := c.entries[h]
+	e, ok := c.entries[string(id)]
 	c.mu.Unlock()
 	if ok && bytes.Equal(e.raw, raw) {
 		return e, nil
 	}
-	e = &cachedDoc{raw: bytes.Clone(raw)} // raw may share a buffer with its page
+	e = &cachedDoc{raw: bytes.Clone(raw)}
 	r := &Request{}
 	switch err := r.UnmarshalJSON(raw); {
 	case errors.Is(err, ErrNotRequest):
@@ -63,16 +61,17 @@ func (c *docCache) get(raw []byte) (*cachedDoc, error) {
 	if c.max <= 0 {
 		return e, nil
 	}
-	e.cost = 2*len(raw) + 512
+	e.cost = 2*len(raw) + len(id) + 512
 	if e.view != nil {
 		e.cost += e.view.size + 48*len(e.view.members)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.entries[h]; ok {
+	key := string(id)
+	if old, ok := c.entries[key]; ok {
 		c.size -= old.cost
 	}
-	c.entries[h] = e
+	c.entries[key] = e
 	c.size += e.cost
 	if c.size > c.max {
 		// Drop entries in map order (random) down to three quarters: cheap,

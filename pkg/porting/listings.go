@@ -250,8 +250,8 @@ type listed struct {
 // behind a document).
 func (s *Service) visit(ctx context.Context, q ListQuery) ([]listed, bool, error) {
 	out := make([]listed, 0, max(q.Limit, 16))
-	more, err := s.store.VisitRequests(ctx, q, func(doc []byte) error {
-		e, err := s.docs.get(doc)
+	more, err := s.store.VisitRequests(ctx, q, func(id, doc []byte) error {
+		e, err := s.docs.get(id, doc)
 		if err != nil || e.req == nil || e.req.Deleted {
 			return nil // one broken document must not break the listing
 		}
@@ -271,7 +271,7 @@ func sortNewestFirst(rs []listed) {
 }
 
 // rows builds listing rows: each request's view plus account_id and the
-// _read_only block, both encoded once per account and shared by its rows.
+// _read_only block, encoded once per account (and cached with accounts).
 type rows struct {
 	s     *Service
 	extra map[string][]member
@@ -287,11 +287,7 @@ func (w *rows) row(ctx context.Context, l listed) (Row, error) {
 		if err != nil {
 			return Row{}, err
 		}
-		// Sorted: "_read_only" < "account_id".
-		extra = []member{
-			{key: "_read_only", enc: appendMember(nil, "_read_only", ro)},
-			{key: "account_id", enc: appendMember(nil, "account_id", appendJSONString(nil, acct))},
-		}
+		extra = ro.row
 		w.extra[acct] = extra
 	}
 	return Row{view: l.view, extra: extra}, nil
@@ -302,6 +298,10 @@ func (w *rows) row(ctx context.Context, l listed) (Row, error) {
 func (s *Service) group(ctx context.Context, rs []listed) ([]Group, error) {
 	groups := []Group{}
 	index := map[string]int{}
+	count := map[string]int{}
+	for _, l := range rs {
+		count[l.req.AccountID]++
+	}
 	w := s.newRows()
 	for _, l := range rs {
 		v, err := w.row(ctx, l)
@@ -315,7 +315,7 @@ func (s *Service) group(ctx context.Context, rs []listed) ([]Group, error) {
 			if a, err := s.Account(ctx, acct); err == nil {
 				name = a.Name
 			}
-			groups = append(groups, Group{AccountID: acct, AccountName: name, PortRequests: []Row{}})
+			groups = append(groups, Group{AccountID: acct, AccountName: name, PortRequests: make([]Row, 0, count[acct])})
 			i = len(groups) - 1
 			index[acct] = i
 		}

@@ -34,7 +34,7 @@ func (s *Service) viewRow(ctx context.Context, r *Request, v *encodedView) (Row,
 	if err != nil {
 		return Row{}, err
 	}
-	return Row{view: v, extra: []member{{key: "_read_only", enc: appendMember(nil, "_read_only", ro)}}}, nil
+	return Row{view: v, extra: ro.view}, nil
 }
 
 // GetRequestView reads request id through account accountID as the API
@@ -51,7 +51,7 @@ func (s *Service) GetRequestView(ctx context.Context, actor *Account, accountID,
 	if err != nil {
 		return Row{}, "", err
 	}
-	e, err := s.docs.get(raw)
+	e, err := s.docs.get([]byte(id), raw)
 	if err != nil {
 		return Row{}, "", err
 	}
@@ -64,15 +64,16 @@ func (s *Service) GetRequestView(ctx context.Context, actor *Account, accountID,
 
 // readOnly is the _read_only block of requests of account accountID. It
 // depends on the account only, so a listing computes it once per account.
-func (s *Service) readOnly(ctx context.Context, accountID string) (json.RawMessage, error) {
+func (s *Service) readOnly(ctx context.Context, accountID string) (*readOnlyBlock, error) {
 	if ro, ok := s.accounts.getReadOnly(accountID); ok {
 		return ro, nil
 	}
 	built := s.now()
-	ro, err := s.buildReadOnly(ctx, accountID)
+	raw, err := s.buildReadOnly(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
+	ro := newReadOnlyBlock(accountID, raw)
 	s.accounts.putReadOnly(accountID, ro, built)
 	return ro, nil
 }

@@ -20,11 +20,12 @@ type RequestStore interface {
 	// KindConflict when the revision is stale. Sets r.Rev.
 	UpdateRequest(ctx context.Context, r *Request) error
 	// VisitRequests answers a listing from the views, newest modified
-	// first: it calls fn with each document as stored, and reports whether
-	// rows exist after the last one. doc is valid only during the call (the
-	// embedded store lends its mapped pages); fn copies what it keeps. An
-	// error from fn ends the listing with that error.
-	VisitRequests(ctx context.Context, q ListQuery, fn func(doc []byte) error) (more bool, err error)
+	// first: it calls fn with each document's id and the document as
+	// stored, and reports whether
+	// rows exist after the last one. id and doc are valid only during the
+	// call (the embedded store lends its mapped pages); fn copies what it
+	// keeps. An error from fn ends the listing with that error.
+	VisitRequests(ctx context.Context, q ListQuery, fn func(id, doc []byte) error) (more bool, err error)
 	// RequestsByNumber lists the undeleted requests carrying number e164.
 	RequestsByNumber(ctx context.Context, e164 string) ([]*Request, error)
 	// ActiveHolders returns, per number, the submitted, pending or scheduled
@@ -86,7 +87,7 @@ type ListPage struct {
 // tests; the service visits).
 func ListRequests(ctx context.Context, s RequestStore, q ListQuery) (*ListPage, error) {
 	p := &ListPage{Docs: [][]byte{}}
-	more, err := s.VisitRequests(ctx, q, func(doc []byte) error {
+	more, err := s.VisitRequests(ctx, q, func(_, doc []byte) error {
 		p.Docs = append(p.Docs, bytes.Clone(doc))
 		return nil
 	})
