@@ -27,6 +27,7 @@ type config struct {
 	logLevel                  string
 	shutdownTimeout           time.Duration
 	debugAddr                 string
+	docCacheMB                int
 }
 
 func envName(flagName string) string {
@@ -50,6 +51,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json (production) or console (development)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "loopback address for net/http/pprof (off when empty)")
+	fs.IntVar(&c.docCacheMB, "doc-cache-mb", 32, "memory for decoded port requests shared by reads and listings, in MiB (0 = no cache)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
 
 	var errs []error
@@ -87,6 +89,9 @@ func (c *config) validate() error {
 	}
 	if c.portActivationCharge < 0 {
 		errs = append(errs, fmt.Errorf("--port-activation-charge must not be negative, got %v", c.portActivationCharge))
+	}
+	if c.docCacheMB < 0 {
+		errs = append(errs, fmt.Errorf("--doc-cache-mb must not be negative, got %d", c.docCacheMB))
 	}
 	if c.maxUploadBytes <= 0 {
 		errs = append(errs, fmt.Errorf("--max-upload-bytes must be positive, got %d", c.maxUploadBytes))

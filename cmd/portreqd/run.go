@@ -54,7 +54,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer store.Close()
 	log.Info("store", zap.String("store", desc))
 
-	svc := porting.NewService(porting.Config{Store: store, Rules: porting.Rules{
+	docCache := cfg.docCacheMB << 20
+	if docCache == 0 {
+		docCache = -1 // porting: negative disables, zero means its default
+	}
+	svc := porting.NewService(porting.Config{Store: store, DocCacheBytes: docCache, Rules: porting.Rules{
 		ActivationCharge:          cfg.portActivationCharge,
 		AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,
 	}})
