@@ -196,7 +196,7 @@ func scenarios() (map[string]*scenario, *scenario, map[string]*scenario) {
 				return get("/v2/accounts/"+e.seed.master+"/descendants/port_requests/submitted")(ctx, e, c, r)
 			}},
 		{name: "create_request", baseline: "couch_put_doc",
-			note: "one fresh number each; checks the number is free (numbers, claims, active requests), then writes",
+			note: "one fresh number each. Store round trips (CouchDB): 3 reads in parallel, then the PUT: the number's database (is it in service?), its claim document (held by an active request?) and Kazoo's port_in_numbers view (held by a request Kazoo wrote, which claims nothing); 2 sequential rounds",
 			prepare: func(_ context.Context, e *env, _ int, _ map[string]float64) (op, error) {
 				path := "/v2/accounts/" + e.seed.workAccount + "/port_requests"
 				var n atomic.Int64
@@ -206,11 +206,11 @@ func scenarios() (map[string]*scenario, *scenario, map[string]*scenario) {
 				}, nil
 			}},
 		{name: "submit_request", baseline: "couch_put_doc",
-			note:         "reads the request, checks its numbers, claims them, writes the request",
+			note:         "Store round trips (CouchDB): GET the request; the 3 parallel number checks of create (numbers may have been taken since the draft); one _bulk_docs creating a claim document per number (atomic per number even across replicas); PUT the request in its new state; 4 sequential rounds, 6 requests. A lost race releases the claims (one more _bulk_docs)",
 			baselineNote: "several round trips: no single raw equivalent, compared with couch_put_doc",
 			prepare:      prepareSubmit},
 		{name: "upload_1mb", baseline: "couch_put_attachment_1mb",
-			note:    "PUT …/attachments?filename=upload.pdf, a 1 MiB PDF (Content-Type application/pdf) to a pool of unconfirmed requests, replacing the previous upload",
+			note:    "PUT …/attachments?filename=upload.pdf, a 1 MiB PDF (Content-Type application/pdf) to a pool of unconfirmed requests, replacing the previous upload. Store round trips (CouchDB): GET the request (authorization, current revision), PUT the attachment at that revision (a conflict re-reads and replays the spooled body)",
 			prepare: prepareUpload},
 		{name: "loa", baseline: "couch_get_request_doc",
 			note:         "GET …/{id}/loa with Accept: application/pdf on random seeded requests: renders the letter",
