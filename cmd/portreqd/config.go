@@ -51,7 +51,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json (production) or console (development)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "loopback address for net/http/pprof (off when empty)")
-	fs.IntVar(&c.docCacheMB, "doc-cache-mb", 32, "memory for decoded port requests shared by reads and listings, in MiB (0 = no cache)")
+	fs.IntVar(&c.docCacheMB, "doc-cache-mb", 16, "memory for decoded port requests shared by reads and listings, in MiB (0 = no cache)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
 
 	var errs []error

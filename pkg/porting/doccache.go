@@ -30,18 +30,23 @@ type cachedDoc struct {
 	cost int
 }
 
-// DefaultDocCacheBytes bounds the decoded-document cache: about six
-// thousand typical port requests (a 10-number request costs ~5 KB kept as
-// stored bytes, decoded, and encoded).
-const DefaultDocCacheBytes = 32 << 20
+// DefaultDocCacheBytes bounds the decoded-document cache: about 3,600
+// typical port requests (a 10-number request, ~1 KB stored, holds ~4.4 KB
+// of heap as stored bytes, decoded request and encoded view, measured with
+// runtime.MemStats). Listings ask for the newest rows again and again, so
+// a few thousand entries serve them; one-off reads across a large store
+// gain little from more, and the heap (which the collector lets grow to
+// twice what is live) would.
+const DefaultDocCacheBytes = 16 << 20
 
 func newDocCache(maxBytes int) *docCache {
 	return &docCache{max: maxBytes, entries: map[string]*cachedDoc{}}
 }
 
 // get returns the entry for document id stored as raw, decoding it on a
-// miss. Neither slice is kept.
-func (c *docCache) get(id, raw []byte) (*cachedDoc, error) {
+// miss, and keeping the new entry only when keep is set. Neither slice is
+// kept.
+func (c *docCache) get(id, raw []byte, keep bool) (*cachedDoc, error) {
 	c.mu.Lock()
 	e, ok := c.entries[string(id)]
 	c.mu.Unlock()
@@ -58,12 +63,15 @@ func (c *docCache) get(id, raw []byte) (*cachedDoc, error) {
 		e.req = r
 		e.view = encodeView(r.View())
 	}
-	if c.max <= 0 {
+	if c.max <= 0 || !keep {
 		return e, nil
 	}
-	e.cost = 2*len(raw) + len(id) + 512
+	// Calibrated against runtime.MemStats: stored bytes twice (the entry's
+	// copy, and the decoded request's values), maps and slices of the
+	// decoded request, the encoded view.
+	e.cost = 2*len(raw) + len(id) + 1024
 	if e.view != nil {
-		e.cost += e.view.size + 48*len(e.view.members)
+		e.cost += e.view.size + 96*len(e.view.members)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

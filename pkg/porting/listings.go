@@ -223,6 +223,10 @@ func (s *Service) ByNumber(ctx context.Context, actor *Account, accountID, numbe
 	return &Listing{Flat: flat, PageSize: len(flat)}, nil
 }
 
+// wholeListingCached is how many rows of an unpaginated listing go into the
+// document cache.
+const wholeListingCached = 200
+
 // wholeListing waits for one of the slots unpaginated listings share.
 // Kazoo does not page the working states, so one answer can hold every
 // active request of a large reseller's tree (the load tool's 100k data
@@ -247,15 +251,25 @@ type listed struct {
 
 // visit reads a listing from the store, decoding through the document
 // cache and dropping what is not a live port request (an index may lag
-// behind a document).
+// behind a document). An unpaginated listing caches its first rows only:
+// one of thousands (a large tree's working states) would otherwise evict
+// everything the paged listings keep reading, for rows nobody asks for
+// again soon.
 func (s *Service) visit(ctx context.Context, q ListQuery) ([]listed, bool, error) {
 	out := make([]listed, 0, max(q.Limit, 16))
 	more, err := s.store.VisitRequests(ctx, q, func(id, doc []byte) error {
-		e, err := s.docs.get(id, doc)
+		keep := q.Limit > 0 || len(out) < wholeListingCached
+		e, err := s.docs.get(id, doc, keep)
 		if err != nil || e.req == nil || e.req.Deleted {
 			return nil // one broken document must not break the listing
 		}
-		out = append(out, listed{req: e.req, view: e.view})
+		req := e.req
+		if !keep {
+			// Only what grouping and sorting read: the decoded document
+			// goes now, its encoded view stays for the answer.
+			req = &Request{ID: req.ID, AccountID: req.AccountID, Modified: req.Modified}
+		}
+		out = append(out, listed{req: req, view: e.view})
 		return nil
 	})
 	return out, more, err

@@ -51,7 +51,7 @@ func (s *Service) GetRequestView(ctx context.Context, actor *Account, accountID,
 	if err != nil {
 		return Row{}, "", err
 	}
-	e, err := s.docs.get([]byte(id), raw)
+	e, err := s.docs.get([]byte(id), raw, true)
 	if err != nil {
 		return Row{}, "", err
 	}

@@ -59,30 +59,33 @@ func TestDocCache(t *testing.T) {
 		return b
 	}
 	c := newDocCache(64 << 10)
-	first, err := c.get([]byte("r1"), doc("r1", "1-a", "one"))
+	first, err := c.get([]byte("r1"), doc("r1", "1-a", "one"), true)
 	if err != nil || first.req == nil || first.req.Public.String("name") != "one" {
 		t.Fatalf("first get: %+v, %v", first, err)
 	}
-	again, _ := c.get([]byte("r1"), doc("r1", "1-a", "one"))
+	again, _ := c.get([]byte("r1"), doc("r1", "1-a", "one"), true)
 	if again != first {
 		t.Error("an identical document was decoded again")
 	}
 	if len(c.entries) != 1 {
 		t.Errorf("%d entries for one document", len(c.entries))
 	}
-	changed, _ := c.get([]byte("r1"), doc("r1", "2-b", "two"))
+	if _, err := c.get([]byte("r9"), doc("r9", "1-a", "nine"), false); err != nil || c.entries["r9"] != nil {
+		t.Errorf("an entry not to keep was kept (%v)", err)
+	}
+	changed, _ := c.get([]byte("r1"), doc("r1", "2-b", "two"), true)
 	if changed == first || changed.req.Public.String("name") != "two" || changed.req.Rev != "2-b" {
 		t.Errorf("a changed document answered from the cache: %+v", changed.req)
 	}
-	other, err := c.get([]byte("x"), []byte(`{"_id":"x","pvt_type":"account"}`))
+	other, err := c.get([]byte("x"), []byte(`{"_id":"x","pvt_type":"account"}`), true)
 	if err != nil || other.req != nil {
 		t.Errorf("an account document: %+v, %v", other, err)
 	}
-	if _, err := c.get([]byte("y"), []byte(`{"_id":`)); err == nil {
+	if _, err := c.get([]byte("y"), []byte(`{"_id":`), true); err == nil {
 		t.Error("broken JSON decoded")
 	}
 	for i := range 1000 {
-		if _, err := c.get([]byte(fmt.Sprintf("r%d", i)), doc(fmt.Sprintf("r%d", i), "1-a", "bulk")); err != nil {
+		if _, err := c.get([]byte(fmt.Sprintf("r%d", i)), doc(fmt.Sprintf("r%d", i), "1-a", "bulk"), true); err != nil {
 			t.Fatal(err)
 		}
 		if c.size > c.max {
