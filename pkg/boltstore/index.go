@@ -16,10 +16,11 @@ import (
 // pvt_type and pvt_deleted), so documents written by Kazoo or copied from
 // CouchDB are indexed as CouchDB would.
 var (
-	// listing_by_state: T(account, state) ‖ i64(modified) ‖ id.
+	// listing_by_state: T(account, state) ‖ i64(modified) ‖ id → _rev.
 	idxRequestsByState = []byte("_idx/port_requests/by_state")
-	// listing_by_descendant_state: T(ancestor, state) ‖ i64(modified) ‖ id,
-	// one entry per member of pvt_tree plus pvt_account_id, deduplicated.
+	// listing_by_descendant_state: T(ancestor, state) ‖ i64(modified) ‖ id
+	// → _rev, one entry per member of pvt_tree plus pvt_account_id,
+	// deduplicated.
 	idxRequestsByDescendant = []byte("_idx/port_requests/by_descendant_state")
 	// listing_by_number: T(number) ‖ id → account.
 	idxRequestsByNumber = []byte("_idx/port_requests/by_number")
@@ -70,7 +71,8 @@ func requestEntries(id string, doc porting.Fields) []entry {
 	// portreqd query asks for.
 	if hasAccount && hasState && hasModified {
 		m := keyInt(modified)
-		out = append(out, entry{idxRequestsByState, tuple{}.str(account).str(state).i64(m).tail(id), nil})
+		rev, _ := jsString(doc["_rev"])
+		out = append(out, entry{idxRequestsByState, tuple{}.str(account).str(state).i64(m).tail(id), []byte(rev)})
 		var tree []json.RawMessage
 		_ = json.Unmarshal(doc["pvt_tree"], &tree)
 		seen := map[string]bool{}
@@ -80,7 +82,7 @@ func requestEntries(id string, doc porting.Fields) []entry {
 				continue
 			}
 			seen[a] = true
-			out = append(out, entry{idxRequestsByDescendant, tuple{}.str(a).str(state).i64(m).tail(id), nil})
+			out = append(out, entry{idxRequestsByDescendant, tuple{}.str(a).str(state).i64(m).tail(id), []byte(rev)})
 		}
 	}
 	var numbers map[string]json.RawMessage

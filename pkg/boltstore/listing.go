@@ -19,10 +19,11 @@ import (
 // an id resumes strictly after (cursor.Modified, cursor.ID); a cursor
 // without one is an inclusive timestamp; From (inclusive) ends the read.
 //
-// fn sees each document in the store's mapped pages, without a copy: a
-// page's documents are mostly ones the service decoded before, which it
-// recognises by comparing bytes.
-func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(id, doc []byte) error) (more bool, err error) {
+// The listing indexes carry each document's revision, so that a row the
+// service decoded before costs no document read at all (at 100,000
+// requests the 50 reads of a page made it 1.8 times slower than at 1,000);
+// load reads the document, in the store's mapped pages, without a copy.
+func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(id, rev []byte, load func() []byte) error) (more bool, err error) {
 	index := idxRequestsByState
 	if q.Descendants {
 		index = idxRequestsByDescendant
@@ -50,29 +51,36 @@ func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(
 			return nil
 		}
 		docs := b.Cursor() // one cursor for every document: a Get each allocated one
+		var id []byte      // the row being visited, for load
+		load := func() []byte {
+			if k, doc := docs.Seek(id); bytes.Equal(k, id) {
+				return doc
+			}
+			return nil // the index is written with the document; defensive
+		}
 		c := tx.Bucket(index).Cursor()
-		k, _ := c.Seek(start)
+		k, rev := c.Seek(start)
 		if k == nil {
-			k, _ = c.Last()
+			k, rev = c.Last()
 		} else {
-			k, _ = c.Prev()
+			k, rev = c.Prev()
 		}
 		seen := 0
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
-			m, id, ok := readI64(k[len(prefix):])
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, rev = c.Prev() {
+			m, rowID, ok := readI64(k[len(prefix):])
 			if !ok || m < q.From {
 				break
-			}
-			docID, doc := docs.Seek(id)
-			if !bytes.Equal(docID, id) || doc == nil {
-				continue // the index is written with the document; defensive
 			}
 			if q.Limit > 0 && seen == q.Limit {
 				more = true
 				break
 			}
 			seen++
-			if err := fn(id, doc); err != nil {
+			id = rowID
+			if len(rev) == 0 {
+				rev = nil // an entry written before index version 2
+			}
+			if err := fn(id, rev, load); err != nil {
 				return err
 			}
 		}

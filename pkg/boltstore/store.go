@@ -59,7 +59,7 @@ const (
 	// indexVersion names the index definitions. When it changes, Open
 	// rebuilds every index from the documents, as CouchDB rebuilds a view
 	// when its design document changes.
-	indexVersion = 1
+	indexVersion = 2
 )
 
 var (

@@ -26,7 +26,7 @@ const listBatchMin = 20
 // on until the page is full. Reads after the first resume at the last key
 // seen with skip = rows of that key already read, which stays cheap however
 // many rows share one second.
-func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(id, doc []byte) error) (bool, error) {
+func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(id, rev []byte, load func() []byte) error) (bool, error) {
 	v := viewRequestsByState
 	if q.Descendants {
 		v = viewRequestsByDescendantState
@@ -76,7 +76,9 @@ func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(
 		rows, more = rows[:q.Limit], true
 	}
 	for _, row := range rows {
-		if err := fn([]byte(row.id), row.doc); err != nil {
+		// The documents came with the view: no revision is needed to
+		// avoid reading them.
+		if err := fn([]byte(row.id), nil, func() []byte { return row.doc }); err != nil {
 			return false, err
 		}
 	}

@@ -43,6 +43,21 @@ func newDocCache(maxBytes int) *docCache {
 	return &docCache{max: maxBytes, entries: map[string]*cachedDoc{}}
 }
 
+// known returns the entry for document id at revision rev, if cached; nil
+// for a nil rev.
+func (c *docCache) known(id, rev []byte) *cachedDoc {
+	if rev == nil {
+		return nil
+	}
+	c.mu.Lock()
+	e, ok := c.entries[string(id)]
+	c.mu.Unlock()
+	if !ok || e.req == nil || e.req.Rev != string(rev) {
+		return nil
+	}
+	return e
+}
+
 // get returns the entry for document id stored as raw, decoding it on a
 // miss, and keeping the new entry only when keep is set. Neither slice is
 // kept.

@@ -257,11 +257,21 @@ type listed struct {
 // again soon.
 func (s *Service) visit(ctx context.Context, q ListQuery) ([]listed, bool, error) {
 	out := make([]listed, 0, max(q.Limit, 16))
-	more, err := s.store.VisitRequests(ctx, q, func(id, doc []byte) error {
+	more, err := s.store.VisitRequests(ctx, q, func(id, rev []byte, load func() []byte) error {
 		keep := q.Limit > 0 || len(out) < wholeListingCached
-		e, err := s.docs.get(id, doc, keep)
-		if err != nil || e.req == nil || e.req.Deleted {
-			return nil // one broken document must not break the listing
+		e := s.docs.known(id, rev)
+		if e == nil {
+			doc := load()
+			if doc == nil {
+				return nil
+			}
+			var err error
+			if e, err = s.docs.get(id, doc, keep); err != nil {
+				return nil // one broken document must not break the listing
+			}
+		}
+		if e.req == nil || e.req.Deleted {
+			return nil
 		}
 		req := e.req
 		if !keep {

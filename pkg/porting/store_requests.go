@@ -20,12 +20,14 @@ type RequestStore interface {
 	// KindConflict when the revision is stale. Sets r.Rev.
 	UpdateRequest(ctx context.Context, r *Request) error
 	// VisitRequests answers a listing from the views, newest modified
-	// first: it calls fn with each document's id and the document as
-	// stored, and reports whether
-	// rows exist after the last one. id and doc are valid only during the
-	// call (the embedded store lends its mapped pages); fn copies what it
-	// keeps. An error from fn ends the listing with that error.
-	VisitRequests(ctx context.Context, q ListQuery, fn func(id, doc []byte) error) (more bool, err error)
+	// first, and reports whether rows exist after the last one. It calls
+	// fn with each row's document id, the document's revision when the
+	// index knows it (else nil), and load, which returns the document as
+	// stored (nil if it is gone): a caller that knows that revision already
+	// need not read the document. Everything passed is valid only during
+	// the call (the embedded store lends its mapped pages); fn copies what
+	// it keeps. An error from fn ends the listing with that error.
+	VisitRequests(ctx context.Context, q ListQuery, fn func(id, rev []byte, load func() []byte) error) (more bool, err error)
 	// RequestsByNumber lists the undeleted requests carrying number e164.
 	RequestsByNumber(ctx context.Context, e164 string) ([]*Request, error)
 	// ActiveHolders returns, per number, the submitted, pending or scheduled
@@ -87,8 +89,10 @@ type ListPage struct {
 // tests; the service visits).
 func ListRequests(ctx context.Context, s RequestStore, q ListQuery) (*ListPage, error) {
 	p := &ListPage{Docs: [][]byte{}}
-	more, err := s.VisitRequests(ctx, q, func(_, doc []byte) error {
-		p.Docs = append(p.Docs, bytes.Clone(doc))
+	more, err := s.VisitRequests(ctx, q, func(_, _ []byte, load func() []byte) error {
+		if doc := load(); doc != nil {
+			p.Docs = append(p.Docs, bytes.Clone(doc))
+		}
 		return nil
 	})
 	if err != nil {

@@ -1,0 +1,59 @@
+package porting_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/portreqd/portreqd/pkg/boltstore"
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// TestListingsNeverStale checks that the decoded-document cache and the
+// revisions the embedded store's indexes carry never show an old version:
+// each edit of a listed request shows in the next listing and GET, with
+// the cache on and off.
+func TestListingsNeverStale(t *testing.T) {
+	for _, cacheBytes := range []int{0, -1} {
+		t.Run(fmt.Sprintf("cache=%d", cacheBytes), func(t *testing.T) {
+			store, err := boltstore.Open(t.TempDir(), boltstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.Close() })
+			ctx := context.Background()
+			svc := porting.NewService(porting.Config{Store: store, DocCacheBytes: cacheBytes})
+			master, _, err := svc.Bootstrap(ctx, "key")
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := porting.Fields{}
+			data.Set("name", "v0")
+			data.Set("numbers", map[string]any{"+13125550100": map[string]any{}})
+			r, err := svc.CreateRequest(ctx, master, master.ID, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; i <= 3; i++ {
+				want := fmt.Sprintf("v%d", i-1)
+				l, err := svc.ListState(ctx, master, master.ID, porting.Unconfirmed, porting.ListOptions{})
+				if err != nil || len(l.Groups) != 1 || len(l.Groups[0].PortRequests) != 1 {
+					t.Fatalf("listing: %+v, %v", l, err)
+				}
+				if got := l.Groups[0].PortRequests[0].Fields().String("name"); got != want {
+					t.Fatalf("listing shows %q, want %q", got, want)
+				}
+				row, _, err := svc.GetRequestView(ctx, master, master.ID, r.ID)
+				if err != nil || row.Fields().String("name") != want {
+					t.Fatalf("GET shows %q (%v), want %q", row.Fields().String("name"), err, want)
+				}
+				edit := porting.Fields{}
+				edit.Set("name", fmt.Sprintf("v%d", i))
+				edit.Set("numbers", map[string]any{"+13125550100": map[string]any{}})
+				if _, err := svc.UpdateRequest(ctx, master, master.ID, r.ID, edit); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
