@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 
 	"github.com/portreqd/portreqd/pkg/porting"
@@ -27,14 +26,14 @@ func appendData(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	case porting.Fields:
-		return appendFields(b, v), nil
+		return v.AppendJSON(b), nil
 	case []porting.Fields:
 		b = append(b, '[')
 		for i, f := range v {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendFields(b, f)
+			b = f.AppendJSON(b)
 		}
 		return append(b, ']'), nil
 	case []porting.Group:
@@ -62,30 +61,6 @@ func appendData(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, enc...), nil
 	}
-}
-
-// appendFields writes an object with its members sorted, as encoding/json
-// does, so that answers are stable.
-func appendFields(b []byte, f porting.Fields) []byte {
-	keys := make([]string, 0, len(f))
-	for k := range f {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		raw := f[k]
-		if len(raw) == 0 {
-			raw = json.RawMessage("null")
-		}
-		b = append(b, raw...)
-	}
-	return append(b, '}')
 }
 
 // appendString writes s as a JSON string, as every answer writes them.

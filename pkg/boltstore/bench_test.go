@@ -11,6 +11,7 @@ import (
 
 	"github.com/portreqd/portreqd/pkg/boltstore"
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/porting/storetest"
 )
 
 // fixture is a store seeded with n requests: spread over 10 accounts below
@@ -108,7 +109,7 @@ func BenchmarkListPage(b *testing.B) {
 				}
 				b.ReportAllocs()
 				for b.Loop() {
-					p, err := porting.ListRequests(bg, f.s, q)
+					p, err := storetest.ListRequests(bg, f.s, q)
 					if err != nil || len(p.Requests()) != 50 || !p.More {
 						b.Fatalf("page: %v, %v", p, err)
 					}

@@ -3,7 +3,6 @@ package boltstore
 import (
 	"bytes"
 	"context"
-	"errors"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -46,22 +45,15 @@ func (s *Store) putRequest(ctx context.Context, doc, r *porting.Request, mode wr
 // GetRequest reads one port request, soft-deleted ones included. Another
 // type of document is KindNotFound: ids come from clients.
 func (s *Store) GetRequest(ctx context.Context, id string) (*porting.Request, error) {
-	if id == "" || strings.HasPrefix(id, "_") {
-		return nil, porting.NotFound(id)
-	}
-	var r *porting.Request
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		var err error
-		r, err = decodeRequest(getDoc(tx, dbPortRequests, id))
-		return err
-	})
+	raw, err := s.GetRequestDoc(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if r == nil {
-		return nil, porting.NotFound(id)
+	r, err := porting.DecodeRequest(raw)
+	if err == nil && r == nil {
+		err = porting.NotFound(id)
 	}
-	return r, nil
+	return r, err
 }
 
 // GetRequestDoc returns one document of the port_requests database as
@@ -84,22 +76,6 @@ func (s *Store) GetRequestDoc(ctx context.Context, id string) ([]byte, error) {
 	return raw, nil
 }
 
-// decodeRequest reads a port request document; nil for none (absent, or
-// another pvt_type).
-func decodeRequest(raw []byte) (*porting.Request, error) {
-	if raw == nil {
-		return nil, nil
-	}
-	r := &porting.Request{}
-	switch err := r.UnmarshalJSON(raw); {
-	case errors.Is(err, porting.ErrNotRequest):
-		return nil, nil
-	case err != nil:
-		return nil, porting.Wrap(porting.KindInternal, "decode port request", err)
-	}
-	return r, nil
-}
-
 // RequestsByNumber lists the undeleted requests carrying number e164, in
 // document id order (the listing_by_number index).
 func (s *Store) RequestsByNumber(ctx context.Context, e164 string) ([]*porting.Request, error) {
@@ -108,7 +84,7 @@ func (s *Store) RequestsByNumber(ctx context.Context, e164 string) ([]*porting.R
 		prefix := tuple{}.str(e164)
 		c := tx.Bucket(idxRequestsByNumber).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			r, err := decodeRequest(getDoc(tx, dbPortRequests, string(k[len(prefix):])))
+			r, err := porting.DecodeRequest(getDoc(tx, dbPortRequests, string(k[len(prefix):])))
 			if err != nil || r == nil || r.Deleted {
 				continue // a document Kazoo or a person broke must not fail the check
 			}

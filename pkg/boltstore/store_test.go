@@ -100,7 +100,7 @@ func TestReopen(t *testing.T) {
 	if err != nil || got.Rev != rev {
 		t.Fatalf("GetRequest after reopen: %v, %v", got, err)
 	}
-	p, err := porting.ListRequests(ctx(t), s, porting.ListQuery{Account: acct, State: porting.Submitted})
+	p, err := storetest.ListRequests(ctx(t), s, porting.ListQuery{Account: acct, State: porting.Submitted})
 	if err != nil || len(p.Requests()) != 1 {
 		t.Errorf("listing after reopen: %v, %v", p, err)
 	}
@@ -138,7 +138,7 @@ func TestIndexesRebuilt(t *testing.T) {
 				t.Fatal(err)
 			}
 			s = open(t, dir)
-			p, err := porting.ListRequests(ctx(t), s, porting.ListQuery{Account: root, Descendants: true, State: porting.Submitted})
+			p, err := storetest.ListRequests(ctx(t), s, porting.ListQuery{Account: root, Descendants: true, State: porting.Submitted})
 			if err != nil || len(p.Requests()) != 5 {
 				t.Errorf("listing after rebuild: %v, %v", p, err)
 			}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/porting/storetest"
 )
 
 // Concurrent writers share commits; a conflict of one of them must neither
@@ -49,7 +50,7 @@ func TestGroupCommit(t *testing.T) {
 	if won != 1 {
 		t.Errorf("%d updates at one revision succeeded, want 1", won)
 	}
-	p, err := porting.ListRequests(ctx(t), s, porting.ListQuery{Account: acct, State: porting.Submitted})
+	p, err := storetest.ListRequests(ctx(t), s, porting.ListQuery{Account: acct, State: porting.Submitted})
 	if err != nil || len(p.Requests()) != writers+1 {
 		t.Errorf("listing: %d rows, %v; want %d", len(p.Requests()), err, writers+1)
 	}

@@ -3,7 +3,6 @@ package couchstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 
 	kivik "github.com/go-kivik/kivik/v4"
@@ -52,21 +51,15 @@ func (s *Store) putRequest(ctx context.Context, doc, r *porting.Request) error {
 // decides what a deleted request means for the call). A document of another
 // type, design documents included, is KindNotFound: ids come from clients.
 func (s *Store) GetRequest(ctx context.Context, id string) (*porting.Request, error) {
-	if id == "" || strings.HasPrefix(id, "_") {
-		return nil, porting.NotFound(id)
-	}
-	var raw json.RawMessage
-	if err := s.requests.Get(ctx, id).ScanDoc(&raw); err != nil {
-		return nil, storeErr(err, id)
-	}
-	r, ok, err := decodeRequest(raw)
+	raw, err := s.GetRequestDoc(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, porting.NotFound(id)
+	r, err := porting.DecodeRequest(raw)
+	if err == nil && r == nil {
+		err = porting.NotFound(id)
 	}
-	return r, nil
+	return r, err
 }
 
 // GetRequestDoc returns one document of the port_requests database as
@@ -97,8 +90,8 @@ func (s *Store) RequestsByNumber(ctx context.Context, e164 string) ([]*porting.R
 		if err := rs.ScanDoc(&raw); err != nil {
 			return nil, storeErr(err, "")
 		}
-		r, ok, err := decodeRequest(raw)
-		if err != nil || !ok || r.Deleted || seen[r.ID] {
+		r, err := porting.DecodeRequest(raw)
+		if err != nil || r == nil || r.Deleted || seen[r.ID] {
 			continue // a document Kazoo or a person broke must not fail the check
 		}
 		seen[r.ID] = true
@@ -135,20 +128,4 @@ func (s *Store) ActiveHolders(ctx context.Context, numbers []string) (map[string
 		return nil, storeErr(err, "")
 	}
 	return out, nil
-}
-
-// decodeRequest reads a port request document; ok is false for a document
-// that is none (another pvt_type, null from a vanished view row).
-func decodeRequest(raw json.RawMessage) (*porting.Request, bool, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, false, nil
-	}
-	r := &porting.Request{}
-	switch err := r.UnmarshalJSON(raw); {
-	case errors.Is(err, porting.ErrNotRequest):
-		return nil, false, nil
-	case err != nil:
-		return nil, false, porting.Wrap(porting.KindInternal, "decode port request", err)
-	}
-	return r, true, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/couchstore"
 	"github.com/portreqd/portreqd/pkg/migrate"
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/porting/storetest"
 	"github.com/portreqd/portreqd/test/couchdbtest"
 )
 
@@ -396,11 +397,11 @@ func migrateAndCheck(t *testing.T, f *filled, from, to store) {
 		{Account: r.AccountID, State: r.State},
 		{Account: r.Tree[0], Descendants: true, State: porting.Completed},
 	} {
-		a, err := porting.ListRequests(ctx(t), from, q)
+		a, err := storetest.ListRequests(ctx(t), from, q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := porting.ListRequests(ctx(t), to, q)
+		b, err := storetest.ListRequests(ctx(t), to, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -416,7 +417,7 @@ func migrateAndCheck(t *testing.T, f *filled, from, to store) {
 }
 
 // listed is a listing page as ids and revisions' generations.
-func listed(p *porting.ListPage) []string {
+func listed(p *storetest.Page) []string {
 	out := []string{}
 	for _, r := range p.Requests() {
 		out = append(out, r.ID+" "+r.Name())

@@ -2,7 +2,6 @@ package porting
 
 import (
 	"bytes"
-	"errors"
 	"sync"
 )
 
@@ -68,14 +67,12 @@ func (c *docCache) get(id, raw []byte, keep bool) (*cachedDoc, error) {
 	if ok && bytes.Equal(e.raw, raw) {
 		return e, nil
 	}
-	e = &cachedDoc{raw: bytes.Clone(raw)}
-	r := &Request{}
-	switch err := r.UnmarshalJSON(raw); {
-	case errors.Is(err, ErrNotRequest):
-	case err != nil:
-		return nil, Wrap(KindInternal, "decode port request", err)
-	default:
-		e.req = r
+	r, err := DecodeRequest(raw)
+	if err != nil {
+		return nil, err
+	}
+	e = &cachedDoc{raw: bytes.Clone(raw), req: r}
+	if r != nil {
 		e.view = encodeView(r.View())
 	}
 	if c.max <= 0 || !keep {

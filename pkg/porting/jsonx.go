@@ -487,6 +487,27 @@ func (s *scanner) object(member func(from, to int) bool) bool {
 	}
 }
 
+// array scans an array, calling elem with the scanner at each element,
+// which elem must scan (or report false).
+func (s *scanner) array(elem func() bool) bool {
+	if !s.consume('[') {
+		return false
+	}
+	if s.consume(']') {
+		return true
+	}
+	for {
+		s.ws()
+		if !elem() {
+			return false
+		}
+		if s.consume(',') {
+			continue
+		}
+		return s.consume(']')
+	}
+}
+
 // null scans a null, reporting whether there was one: null decodes to no
 // change of a string, number, bool or struct.
 func (s *scanner) null() bool {

@@ -78,6 +78,23 @@ var requestPrivate = map[string]bool{
 // into a Request: ids come from clients, and a view row may name anything.
 var ErrNotRequest = errors.New("not a port request document")
 
+// DecodeRequest decodes a stored document: nil, and no error, when there is
+// none (absent, JSON null) or it is another type of document; KindInternal
+// when it cannot be read. Both stores and the read cache decode with it.
+func DecodeRequest(raw []byte) (*Request, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	r := &Request{}
+	switch err := r.UnmarshalJSON(raw); {
+	case errors.Is(err, ErrNotRequest):
+		return nil, nil
+	case err != nil:
+		return nil, Wrap(KindInternal, "decode port request", err)
+	}
+	return r, nil
+}
+
 // MarshalJSON writes the Kazoo document. Attachments are written as stubs,
 // which CouchDB keeps untouched on update.
 func (r Request) MarshalJSON() ([]byte, error) {
@@ -288,28 +305,18 @@ func decodeStrings(s *scanner, out *[]string) bool {
 	if s.null() {
 		return true
 	}
-	if !s.consume('[') {
-		return false
-	}
 	list := make([]string, 0, 4)
-	if !s.consume(']') {
-		for {
-			from, to, ok := s.plainStr()
-			if !ok {
-				return false
-			}
+	ok := s.array(func() bool {
+		from, to, ok := s.plainStr()
+		if ok {
 			list = append(list, s.sub(from, to))
-			if s.consume(',') {
-				continue
-			}
-			if s.consume(']') {
-				break
-			}
-			return false
 		}
+		return ok
+	})
+	if ok {
+		*out = list
 	}
-	*out = list
-	return true
+	return ok
 }
 
 // decodeTransitions reads the value at s, valid JSON, into *out as
@@ -320,27 +327,15 @@ func decodeTransitions(s *scanner, out *[]Transition) bool {
 	if s.null() {
 		return true
 	}
-	if !s.consume('[') {
-		return false
-	}
 	list := make([]Transition, 0, 4)
-	if !s.consume(']') {
-		for {
-			list = append(list, Transition{})
-			if !decodeTransition(s, &list[len(list)-1]) {
-				return false
-			}
-			if s.consume(',') {
-				continue
-			}
-			if s.consume(']') {
-				break
-			}
-			return false
-		}
+	ok := s.array(func() bool {
+		list = append(list, Transition{})
+		return decodeTransition(s, &list[len(list)-1])
+	})
+	if ok {
+		*out = list
 	}
-	*out = list
-	return true
+	return ok
 }
 
 // decodeTransition reads one transition object into t.

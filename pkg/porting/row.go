@@ -29,11 +29,7 @@ type encodedView struct {
 }
 
 func encodeView(f Fields) *encodedView {
-	keys := make([]string, 0, len(f))
-	for k := range f {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := f.sortedKeys()
 	size := 0
 	for _, k := range keys {
 		size += len(k) + 3 + len(f[k])
@@ -49,6 +45,29 @@ func encodeView(f Fields) *encodedView {
 	return v
 }
 
+// AppendJSON appends f as a JSON object, members sorted by key as
+// encoding/json sorts a map's, each raw value copied as it is (values come
+// out of a decoder or an encoder, so they are valid already).
+func (f Fields) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	for i, k := range f.sortedKeys() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendMember(b, k, f[k])
+	}
+	return append(b, '}')
+}
+
+func (f Fields) sortedKeys() []string {
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 func appendMember(b []byte, key string, value json.RawMessage) []byte {
 	b = AppendJSONText(b, key)
 	b = append(b, ':')
@@ -56,27 +75,6 @@ func appendMember(b []byte, key string, value json.RawMessage) []byte {
 		return append(b, "null"...)
 	}
 	return append(b, value...)
-}
-
-// with returns the row plus member key = value (raw JSON).
-func (r Row) with(key string, value json.RawMessage) Row {
-	i, found := slices.BinarySearchFunc(r.extra, key, func(m member, k string) int {
-		switch {
-		case m.key < k:
-			return -1
-		case m.key > k:
-			return 1
-		}
-		return 0
-	})
-	m := member{key: key, enc: appendMember(nil, key, value)}
-	extra := slices.Clone(r.extra)
-	if found {
-		extra[i] = m
-	} else {
-		extra = slices.Insert(extra, i, m)
-	}
-	return Row{view: r.view, extra: extra}
 }
 
 // AppendJSON appends the row as a JSON object, members sorted by key as

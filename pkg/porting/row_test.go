@@ -3,6 +3,7 @@ package porting
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -92,4 +93,25 @@ func TestDocCache(t *testing.T) {
 			t.Fatalf("cache holds %d bytes, bound %d", c.size, c.max)
 		}
 	}
+}
+
+// with returns the row plus member key = value (raw JSON), kept sorted.
+func (r Row) with(key string, value json.RawMessage) Row {
+	i, found := slices.BinarySearchFunc(r.extra, key, func(m member, k string) int {
+		switch {
+		case m.key < k:
+			return -1
+		case m.key > k:
+			return 1
+		}
+		return 0
+	})
+	m := member{key: key, enc: appendMember(nil, key, value)}
+	extra := slices.Clone(r.extra)
+	if found {
+		extra[i] = m
+	} else {
+		extra = slices.Insert(extra, i, m)
+	}
+	return Row{view: r.view, extra: extra}
 }

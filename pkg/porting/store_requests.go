@@ -1,7 +1,6 @@
 package porting
 
 import (
-	"bytes"
 	"context"
 	"io"
 )
@@ -77,43 +76,6 @@ type ListQuery struct {
 type Cursor struct {
 	Modified int64
 	ID       string
-}
-
-// ListPage is one page of a listing, its documents copied.
-type ListPage struct {
-	Docs [][]byte
-	More bool // rows exist after the last one returned
-}
-
-// ListRequests collects a listing into a ListPage (migration checks and
-// tests; the service visits).
-func ListRequests(ctx context.Context, s RequestStore, q ListQuery) (*ListPage, error) {
-	p := &ListPage{Docs: [][]byte{}}
-	more, err := s.VisitRequests(ctx, q, func(_, _ []byte, load func() []byte) error {
-		if doc := load(); doc != nil {
-			p.Docs = append(p.Docs, bytes.Clone(doc))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	p.More = more
-	return p, nil
-}
-
-// Requests decodes the page, skipping what is not a live port request, as
-// the service does (migration checks and tests; the service decodes through
-// its cache).
-func (p *ListPage) Requests() []*Request {
-	out := make([]*Request, 0, len(p.Docs))
-	for _, raw := range p.Docs {
-		r := &Request{}
-		if r.UnmarshalJSON(raw) == nil && !r.Deleted {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // ClaimStore keeps one claim document per number held by an active request.

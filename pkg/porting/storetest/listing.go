@@ -42,9 +42,9 @@ func listingOrder(rs []*porting.Request) []string {
 }
 
 // list runs ListRequests and fails the test on error.
-func (h *harness) list(t *testing.T, q porting.ListQuery) *porting.ListPage {
+func (h *harness) list(t *testing.T, q porting.ListQuery) *Page {
 	t.Helper()
-	p, err := porting.ListRequests(ctx(t), h.s, q)
+	p, err := ListRequests(ctx(t), h.s, q)
 	if err != nil {
 		t.Fatalf("ListRequests(%+v): %v", q, err)
 	}

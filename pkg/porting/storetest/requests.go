@@ -219,7 +219,7 @@ func testKazooRequestRoundTrip(t *testing.T, h *harness) {
 		}
 	}
 	// Kazoo's documents are in the views like portreqd's.
-	p, err := porting.ListRequests(ctx(t), h.s, porting.ListQuery{Account: "1f2e3d4c5b6a79881f2e3d4c5b6a7988",
+	p, err := ListRequests(ctx(t), h.s, porting.ListQuery{Account: "1f2e3d4c5b6a79881f2e3d4c5b6a7988",
 		Descendants: true, State: porting.Submitted})
 	if err != nil || len(p.Requests()) != 1 || p.Requests()[0].ID != id {
 		t.Errorf("Kazoo's request in its ancestor's listing: %v, %v", p, err)
