@@ -362,10 +362,16 @@ func resetPeak(pid int) error {
 
 // saveHeap saves portreqd's heap profile (with -pprof).
 func (e *env) saveHeap(ctx context.Context, file string, stderr io.Writer) {
-	hc := &http.Client{Timeout: 30 * time.Second}
 	// gc=1: the profile is as of the last GC; without one, a transfer's
 	// allocations would not show yet.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.pprofURL+"/debug/pprof/heap?gc=1", nil)
+	e.savePprof(ctx, "/debug/pprof/heap?gc=1", file, 30*time.Second, stderr)
+}
+
+// savePprof saves portreqd's pprof answer at path into file; a failure is
+// reported on stderr and costs the run nothing else.
+func (e *env) savePprof(ctx context.Context, path, file string, timeout time.Duration, stderr io.Writer) {
+	hc := &http.Client{Timeout: timeout}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.pprofURL+path, nil)
 	if err != nil {
 		return
 	}

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -414,24 +413,7 @@ func (e *env) profile(ctx context.Context, name string, clients int, stderr io.W
 	secs := max(1, int(e.cfg.duration/time.Second))
 	base := filepath.Join(e.cfg.pprofDir, fmt.Sprintf("%s-c%d", name, clients))
 	save := func(path, file string) {
-		hc := &http.Client{Timeout: time.Duration(secs)*time.Second + 30*time.Second}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.pprofURL+path, nil)
-		if err != nil {
-			return
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			fmt.Fprintln(stderr, "load: pprof:", err)
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(file)
-		if err != nil {
-			fmt.Fprintln(stderr, "load: pprof:", err)
-			return
-		}
-		_, _ = io.Copy(f, resp.Body)
-		_ = f.Close()
+		e.savePprof(ctx, path, file, time.Duration(secs)*time.Second+30*time.Second, stderr)
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
