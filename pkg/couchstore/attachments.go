@@ -35,6 +35,11 @@ func (s *Store) putAttachment(ctx context.Context, db *kivik.DB, id, rev, name, 
 	if name == "" {
 		return "", porting.E(porting.KindInternal, "couchstore: attachment without name")
 	}
+	if rev == "" {
+		// kivik would send ?rev= (CouchDB: 400 invalid rev format); a write
+		// that does not name the revision it read is a lost update.
+		return "", porting.E(porting.KindConflict, "datastore conflict")
+	}
 	newRev, err := db.PutAttachment(ctx, id, &kivik.Attachment{
 		Filename:    escapeAttName(name),
 		ContentType: contentType,

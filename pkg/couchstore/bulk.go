@@ -154,7 +154,7 @@ func (s *Store) RawGetMany(ctx context.Context, db string, ids []string) (map[st
 		}
 		out[doc.ID] = doc
 		return nil
-	})
+	}, encodingInfo)
 	if err != nil {
 		return nil, err
 	}

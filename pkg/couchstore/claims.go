@@ -122,11 +122,11 @@ func (s *Store) DeleteClaims(ctx context.Context, claims []*porting.Claim) error
 // allDocs reads the documents ids of db with _all_docs (POST with keys) and
 // calls fn for each one that exists and is not deleted. A missing database
 // holds no documents.
-func allDocs(ctx context.Context, db *kivik.DB, ids []string, fn func(json.RawMessage) error) error {
+func allDocs(ctx context.Context, db *kivik.DB, ids []string, fn func(json.RawMessage) error, opts ...kivik.Option) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	rs := db.AllDocs(ctx, kivik.Param("keys", ids), kivik.IncludeDocs())
+	rs := db.AllDocs(ctx, append([]kivik.Option{kivik.Param("keys", ids), kivik.IncludeDocs()}, opts...)...)
 	defer rs.Close()
 	for rs.Next() {
 		var raw json.RawMessage

@@ -42,8 +42,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 
 	tr := newTransport()
+	hc := &http.Client{Transport: plusEscaper{tr}}
 	client, err := kivik.New("couch", o.URL,
-		couchdb.OptionHTTPClient(&http.Client{Transport: tr}),
+		couchdb.OptionHTTPClient(hc),
 		// Bodies are small and CouchDB is near; gzip would only cost CPU
 		// and a goroutine per request.
 		couchdb.OptionNoRequestCompression(),
@@ -52,7 +53,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fail("bad URL", err)
 	}
-	raw, err := chttp.New(&http.Client{Transport: tr}, o.URL, couchdb.OptionUserAgent("portreqd"))
+	raw, err := chttp.New(hc, o.URL, couchdb.OptionUserAgent("portreqd"))
 	if err != nil {
 		return nil, fail("bad URL", err)
 	}

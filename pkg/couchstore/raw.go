@@ -24,7 +24,7 @@ const rawPage = 200
 func (s *Store) RawDocs(ctx context.Context, db string, fn func(*porting.RawDoc) error) error {
 	last := ""
 	for {
-		params := map[string]any{"include_docs": true, "limit": rawPage}
+		params := map[string]any{"include_docs": true, "limit": rawPage, "att_encoding_info": true}
 		if last != "" {
 			params["startkey"] = last
 			params["skip"] = 1
@@ -67,10 +67,16 @@ func (s *Store) RawDocs(ctx context.Context, db string, fn func(*porting.RawDoc)
 	}
 }
 
+// encodingInfo asks CouchDB to say which attachments it keeps compressed:
+// it gzips compressible types (text/plain among them) and their digest is
+// then the MD5 of the gzip, not of the bytes, so it cannot be compared with
+// another store's (porting.Attachment.Encoding).
+var encodingInfo = kivik.Param("att_encoding_info", true)
+
 // RawGet reads one document.
 func (s *Store) RawGet(ctx context.Context, db, id string) (*porting.RawDoc, error) {
 	var raw json.RawMessage
-	if err := s.db(db).Get(ctx, id).ScanDoc(&raw); err != nil {
+	if err := s.db(db).Get(ctx, id, encodingInfo).ScanDoc(&raw); err != nil {
 		if kivik.HTTPStatus(err) == http.StatusNotFound {
 			return nil, porting.NotFound(id)
 		}

@@ -12,6 +12,7 @@ package migrate
 
 import (
 	"context"
+	"crypto/md5"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -143,8 +144,14 @@ func copyDoc(ctx context.Context, from, to porting.RawStore, db string, doc *por
 	have, err := to.RawGet(ctx, db, doc.ID)
 	switch {
 	case err == nil && have.Equal(doc):
-		rep.Skipped++
-		return nil
+		same, err := sameBytes(ctx, from, to, db, doc, have)
+		if err != nil {
+			return err
+		}
+		if same {
+			rep.Skipped++
+			return nil
+		}
 	case err != nil && !porting.IsKind(err, porting.KindNotFound):
 		return err
 	}
@@ -158,11 +165,54 @@ func copyDoc(ctx context.Context, from, to porting.RawStore, db string, doc *por
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", doc.ID, err)
 	}
-	if !got.Equal(doc) {
+	same := got.Equal(doc)
+	if same {
+		if same, err = sameBytes(ctx, from, to, db, doc, got); err != nil {
+			return fmt.Errorf("verify %s: %w", doc.ID, err)
+		}
+	}
+	if !same {
 		return fmt.Errorf("verify %s: the copy differs from the source", doc.ID)
 	}
 	rep.Verified++
 	return nil
+}
+
+// sameBytes compares, through MD5, the bytes of the attachments whose
+// digests cannot tell (porting.DigestsComparable): CouchDB digests the gzip
+// of compressible types such as text/plain, the embedded store the bytes.
+func sameBytes(ctx context.Context, from, to porting.RawStore, db string, src, dst *porting.RawDoc) (bool, error) {
+	for name, a := range src.Attachments {
+		if porting.DigestsComparable(a, dst.Attachments[name]) {
+			continue
+		}
+		x, err := md5Of(from.RawAttachment(ctx, db, src.ID, name))
+		if err != nil {
+			return false, fmt.Errorf("attachment %s of the source: %w", name, err)
+		}
+		y, err := md5Of(to.RawAttachment(ctx, db, dst.ID, name))
+		if err != nil {
+			return false, fmt.Errorf("attachment %s of the target: %w", name, err)
+		}
+		if x != y {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func md5Of(rc io.ReadCloser, err error) ([md5.Size]byte, error) {
+	var sum [md5.Size]byte
+	if err != nil {
+		return sum, err
+	}
+	defer rc.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return sum, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
 }
 
 // databases lists the fixed databases plus those found from the port

@@ -63,8 +63,12 @@ type Attachment struct {
 	ContentType string `json:"content_type"`
 	Length      int64  `json:"length"`
 	Digest      string `json:"digest,omitempty"`
-	Revpos      int    `json:"revpos,omitempty"`
-	Stub        bool   `json:"stub,omitempty"`
+	// Encoding is CouchDB's "encoding" of a stub read with
+	// att_encoding_info: "gzip" when CouchDB keeps the bytes compressed, and
+	// Digest is then the MD5 of the compressed form.
+	Encoding string `json:"encoding,omitempty"`
+	Revpos   int    `json:"revpos,omitempty"`
+	Stub     bool   `json:"stub,omitempty"`
 }
 
 // requestPrivate lists the members Request types itself.

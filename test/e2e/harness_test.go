@@ -175,8 +175,22 @@ func (e *env) start(t *testing.T, extra ...string) *server {
 		_ = cmd.Process.Kill()
 		t.Fatalf("portreqd did not listen within 60s\n%s", s.logs.String())
 	}
-	t.Cleanup(func() { s.stop() })
+	t.Cleanup(func() {
+		_ = s.stop()
+		if t.Failed() {
+			t.Logf("portreqd log (%s):\n%s", s.URL, tail(s.logs.String(), 40))
+		}
+	})
 	return s
+}
+
+// tail returns the last n lines of text.
+func tail(text string, n int) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // stop sends SIGTERM and returns the exit error (nil for exit 0).

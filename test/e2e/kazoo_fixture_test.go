@@ -12,10 +12,16 @@ import (
 	"time"
 )
 
+// couchSegment escapes one path segment for CouchDB, which reads a literal
+// "+" in a path as a space: "numbers/+1202" goes out as numbers%2F%2B1202.
+func couchSegment(s string) string {
+	return strings.ReplaceAll(url.PathEscape(s), "+", "%2B")
+}
+
 // putRaw writes a document straight into CouchDB, as Kazoo would.
 func (e *env) putRaw(t *testing.T, db, id string, doc []byte) {
 	t.Helper()
-	u := strings.TrimRight(e.couchURL, "/") + "/" + url.PathEscape(e.prefix+db) + "/" + url.PathEscape(id)
+	u := strings.TrimRight(e.couchURL, "/") + "/" + couchSegment(e.prefix+db) + "/" + couchSegment(id)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, bytes.NewReader(doc))
@@ -36,7 +42,7 @@ func (e *env) putRaw(t *testing.T, db, id string, doc []byte) {
 // getRaw reads a document straight from CouchDB.
 func (e *env) getRaw(t *testing.T, db, id string) map[string]any {
 	t.Helper()
-	u := strings.TrimRight(e.couchURL, "/") + "/" + url.PathEscape(e.prefix+db) + "/" + url.PathEscape(id)
+	u := strings.TrimRight(e.couchURL, "/") + "/" + couchSegment(e.prefix+db) + "/" + couchSegment(id)
 	resp, err := http.Get(u)
 	if err != nil {
 		t.Fatal(err)

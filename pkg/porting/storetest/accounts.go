@@ -141,9 +141,7 @@ func testAccountConflicts(t *testing.T, h *harness) {
 		{"duplicate id", func() error {
 			return h.s.CreateAccount(ctx(t), &porting.Account{ID: a.ID, Name: "Second"})
 		}},
-		{"update unknown id", func() error {
-			return h.s.UpdateAccount(ctx(t), &porting.Account{ID: newID(t), Rev: "1-0123456789abcdef0123456789abcdef", Name: "x"})
-		}},
+		// No "update of an unknown id": see testRequestConflictsAndNotFound.
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { wantKind(t, tt.op(), porting.KindConflict) })
