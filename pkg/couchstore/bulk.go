@@ -62,6 +62,9 @@ func (s *Store) RawPutMany(ctx context.Context, db string, docs []*porting.RawDo
 		bodies = append(bodies, body)
 	}
 
+	if _, err := s.dbExists(ctx, db, true); err != nil {
+		return err
+	}
 	revs, err := s.currentRevs(ctx, db, ids)
 	if err != nil {
 		return err
@@ -147,6 +150,9 @@ func (s *Store) currentRevs(ctx context.Context, db string, ids []string) (map[s
 // (include_docs); a missing database holds none.
 func (s *Store) RawGetMany(ctx context.Context, db string, ids []string) (map[string]*porting.RawDoc, error) {
 	out := make(map[string]*porting.RawDoc, len(ids))
+	if exists, err := s.dbExists(ctx, db, false); err != nil || !exists {
+		return out, err
+	}
 	err := allDocs(ctx, s.db(db), ids, func(raw json.RawMessage) error {
 		doc, err := porting.SplitRaw(raw)
 		if err != nil {

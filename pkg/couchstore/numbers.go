@@ -24,6 +24,11 @@ func (s *Store) GetNumbers(ctx context.Context, numbers []string) (map[string]*p
 	}
 	out := map[string]*porting.PhoneNumber{}
 	for db, ids := range byDB {
+		if exists, err := s.dbExists(ctx, db, false); err != nil {
+			return nil, err
+		} else if !exists {
+			continue
+		}
 		err := allDocs(ctx, s.db(db), ids, func(raw json.RawMessage) error {
 			var n porting.PhoneNumber
 			if err := json.Unmarshal(raw, &n); err != nil {

@@ -81,6 +81,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err := s.ensureDB(ctx, name); err != nil {
 			return nil, fail("database "+s.prefix+name, err)
 		}
+		s.known.Store(name, true)
 	}
 	for _, d := range docs {
 		if err := s.installDesign(ctx, d); err != nil {

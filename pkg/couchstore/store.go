@@ -9,6 +9,7 @@ import (
 	"context"
 	"github.com/go-kivik/kivik/v4/couchdb/chttp"
 	"net/http"
+	"sync"
 	"time"
 
 	kivik "github.com/go-kivik/kivik/v4"
@@ -55,6 +56,7 @@ type Store struct {
 	accounts  *kivik.DB
 	requests  *kivik.DB
 	claims    *kivik.DB
+	known     sync.Map // names of databases known to exist (dbExists)
 }
 
 var _ porting.Store = (*Store)(nil)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,6 +13,32 @@ var numberTests = []test{
 	{"Numbers", testNumbers},
 	{"AccountNumbers", testAccountNumbers},
 	{"CreateTransaction", testCreateTransaction},
+	{"NumbersInMissingDatabases", testNumbersInMissingDatabases},
+}
+
+// testNumbersInMissingDatabases reads and writes numbers whose databases do
+// not exist yet, many at a time, again and again: Apache CouchDB answers a
+// request with a body for a missing database before reading the body and
+// resets the connection, which once turned into 503s for every submit of
+// a number in a new area code.
+func testNumbersInMissingDatabases(t *testing.T, h *harness) {
+	for round := range 15 {
+		npa := 200 + round
+		many := make([]string, 400)
+		for i := range many {
+			many[i] = fmt.Sprintf("+1%d555%04d", npa, i)
+		}
+		got, err := h.s.GetNumbers(ctx(t), many)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("round %d: GetNumbers in a missing database = %d numbers, %v", round, len(got), err)
+		}
+		n := number(many[round], newID(t))
+		h.createNumber(t, n)
+		got, err = h.s.GetNumbers(ctx(t), many)
+		if err != nil || len(got) != 1 || got[many[round]] == nil {
+			t.Fatalf("round %d: after CreateNumber, GetNumbers = %v, %v", round, got, err)
+		}
+	}
 }
 
 // number builds an in-service number document.
