@@ -108,6 +108,24 @@ func (s *Store) CreateTransaction(ctx context.Context, t *porting.Transaction) e
 	return nil
 }
 
+// DeleteNumber removes n at n.Rev from its number database.
+func (s *Store) DeleteNumber(ctx context.Context, n *porting.PhoneNumber) error {
+	return s.removeDoc(ctx, porting.NumberDB(n.Number), n.Number, n.Rev)
+}
+
+// DeleteTransaction removes t at t.Rev from its monthly database.
+func (s *Store) DeleteTransaction(ctx context.Context, t *porting.Transaction) error {
+	return s.removeDoc(ctx, t.DB, t.ID, t.Rev)
+}
+
+// removeDoc deletes id of db at rev; without a revision it is a conflict.
+func (s *Store) removeDoc(ctx context.Context, db, id, rev string) error {
+	if id == "" || rev == "" {
+		return porting.E(porting.KindConflict, "datastore conflict")
+	}
+	return s.write(ctx, func(tx *bolt.Tx) error { return deleteDoc(tx, db, id, rev) })
+}
+
 // createDoc stores a new document v as id of db; KindConflict if it exists.
 func (s *Store) createDoc(ctx context.Context, db, id string, v any) (string, error) {
 	fields, err := marshalFields(v)

@@ -7,6 +7,11 @@ import (
 	"github.com/portreqd/portreqd/pkg/porting"
 )
 
+// DeleteTransaction removes t at t.Rev from its monthly database.
+func (s *Store) DeleteTransaction(ctx context.Context, t *porting.Transaction) error {
+	return s.deleteDoc(ctx, t.DB, t.ID, t.Rev)
+}
+
 // CreateTransaction stores t in its account's monthly database (Kazoo's
 // account/xx/xx/xxxx-YYYYMM, created on first use as Kazoo does at the turn
 // of a month). The fixed id makes a retried completion charge only once:

@@ -67,6 +67,21 @@ func (s *Store) CreateNumber(ctx context.Context, n *porting.PhoneNumber) error 
 	return nil
 }
 
+// DeleteNumber removes n at n.Rev from its number database.
+func (s *Store) DeleteNumber(ctx context.Context, n *porting.PhoneNumber) error {
+	return s.deleteDoc(ctx, porting.NumberDB(n.Number), n.Number, n.Rev)
+}
+
+// deleteDoc deletes id of db at rev; without a revision it is a conflict,
+// never a blind delete.
+func (s *Store) deleteDoc(ctx context.Context, db, id, rev string) error {
+	if id == "" || rev == "" {
+		return porting.E(porting.KindConflict, "datastore conflict")
+	}
+	_, err := s.db(db).Delete(ctx, id, rev)
+	return storeErr(err, id)
+}
+
 // AccountNumbers lists the numbers in service in account id that came in by
 // a port, sorted. The requests' all_port_in_numbers view names the
 // candidates; the number documents decide, since a number may have moved

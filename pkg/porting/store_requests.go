@@ -114,6 +114,10 @@ type NumberStore interface {
 	CreateNumber(ctx context.Context, n *PhoneNumber) error
 	// AccountNumbers lists the numbers assigned to account id.
 	AccountNumbers(ctx context.Context, accountID string) ([]*PhoneNumber, error)
+	// DeleteNumber removes n at n.Rev: a completion that lost its race
+	// takes back the numbers it put in service. KindConflict when n
+	// changed meanwhile, KindNotFound when it is gone.
+	DeleteNumber(ctx context.Context, n *PhoneNumber) error
 }
 
 // LedgerStore keeps billing transactions.
@@ -121,4 +125,7 @@ type LedgerStore interface {
 	// CreateTransaction stores t once; KindConflict when t.ID exists, which
 	// makes a retried completion charge only once.
 	CreateTransaction(ctx context.Context, t *Transaction) error
+	// DeleteTransaction removes t at t.Rev: the debit of a completion that
+	// lost its race. KindConflict when t changed meanwhile.
+	DeleteTransaction(ctx context.Context, t *Transaction) error
 }

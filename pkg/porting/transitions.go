@@ -77,8 +77,10 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 				return err
 			}
 		}
+		var act activation
 		if to == Completed {
-			if err := s.activateNumbers(ctx, &next, numbers, now); err != nil {
+			if act, err = s.activateNumbers(ctx, &next, numbers, now); err != nil {
+				s.undoActivation(ctx, act)
 				s.releaseNumbers(ctx, next.ID, claimed)
 				return err
 			}
@@ -94,6 +96,10 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 		tr.Authorization.Account.ID, tr.Authorization.Account.Name = actor.ID, actor.Name
 		next.Transitions = append(append([]Transition{}, r.Transitions...), tr)
 		if err := s.store.UpdateRequest(ctx, &next); err != nil {
+			// The request's revision decides a race (complete against
+			// cancel, on another replica too): the loser takes back what
+			// it put in service and charged.
+			s.undoActivation(ctx, act)
 			s.releaseNumbers(ctx, next.ID, claimed)
 			return err
 		}
@@ -108,13 +114,21 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 	return out, err
 }
 
+// activation is what one completion attempt wrote: the number documents
+// it created and its debit, so that it can take them back.
+type activation struct {
+	numbers []*PhoneNumber
+	debit   *Transaction
+}
+
 // activateNumbers puts every number of r in service in r's account and
 // records the activation debit. Both are idempotent (fixed ids), so a retried
-// completion neither duplicates numbers nor charges twice.
-func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []string, now int64) error {
+// completion neither duplicates numbers nor charges twice. It returns what it
+// wrote, also on failure.
+func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []string, now int64) (act activation, err error) {
 	existing, err := s.store.GetNumbers(ctx, numbers)
 	if err != nil {
-		return err
+		return act, err
 	}
 	ne := numberErrors{}
 	for _, n := range numbers {
@@ -123,7 +137,7 @@ func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []str
 		}
 	}
 	if err := ne.err(); err != nil {
-		return err
+		return act, err
 	}
 	for _, n := range numbers {
 		if _, ok := existing[n]; ok {
@@ -134,13 +148,14 @@ func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []str
 		if err := s.store.CreateNumber(ctx, doc); err != nil {
 			if IsKind(err, KindConflict) {
 				ne.add(n, msgExistsOnSystem)
-				return ne.err()
+				return act, ne.err()
 			}
-			return err
+			return act, err
 		}
+		act.numbers = append(act.numbers, doc)
 	}
 	if s.rules.ActivationCharge <= 0 {
-		return nil
+		return act, nil
 	}
 	t := &Transaction{
 		ID: "port_request-" + r.ID, Type: "debit", Reason: "number_activation", Code: 1003,
@@ -152,10 +167,27 @@ func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []str
 	t.AccountDB = EncodedDB(t.DB)
 	t.Metadata.PortRequestID = r.ID
 	t.Metadata.Numbers = numbers
-	if err := s.store.CreateTransaction(ctx, t); err != nil && !IsKind(err, KindConflict) {
-		return err
+	switch err := s.store.CreateTransaction(ctx, t); {
+	case err == nil:
+		act.debit = t
+	case !IsKind(err, KindConflict):
+		return act, err
 	}
-	return nil
+	return act, nil
+}
+
+// undoActivation deletes what a completion attempt wrote, at the revisions
+// it wrote: best effort, like releasing claims. What it cannot delete (the
+// store is down, the process dies first) stays: a retried completion of the
+// same request adopts it; anything else is for an operator.
+func (s *Service) undoActivation(ctx context.Context, act activation) {
+	ctx = context.WithoutCancel(ctx)
+	for _, n := range act.numbers {
+		_ = s.store.DeleteNumber(ctx, n)
+	}
+	if act.debit != nil {
+		_ = s.store.DeleteTransaction(ctx, act.debit)
+	}
 }
 
 // transitionExtras reads reason and the schedule from a PATCH body.

@@ -282,11 +282,25 @@ func sectionTitle(rep *report) string {
 	store := "embedded store"
 	if strings.Contains(rep.Store, "CouchDB") {
 		store = "CouchDB store"
-		if strings.Contains(rep.Store, "pouchdb-server") {
+		switch {
+		case strings.Contains(rep.Store, "pouchdb-server"):
 			store = "CouchDB store (pouchdb-server)"
+		case strings.Contains(rep.Store, "Apache Software Foundation"):
+			store = "CouchDB store (Apache CouchDB " + couchVersion(rep.Store) + ")"
 		}
 	}
 	return fmt.Sprintf("%s, %s port requests", store, thousands(rep.Requests))
+}
+
+// couchVersion is the version in a store line "CouchDB API of <vendor>
+// <version> at …".
+func couchVersion(store string) string {
+	_, rest, ok := strings.Cut(store, "Apache Software Foundation ")
+	if !ok {
+		return "?"
+	}
+	v, _, _ := strings.Cut(rest, " ")
+	return v
 }
 
 func thousands(n int) string {

@@ -14,6 +14,51 @@ var numberTests = []test{
 	{"AccountNumbers", testAccountNumbers},
 	{"CreateTransaction", testCreateTransaction},
 	{"NumbersInMissingDatabases", testNumbersInMissingDatabases},
+	{"DeleteNumberAndTransaction", testDeleteNumberAndTransaction},
+}
+
+// testDeleteNumberAndTransaction: what a completion that lost its race
+// takes back goes only at the revision it wrote, and can be written again.
+func testDeleteNumberAndTransaction(t *testing.T, h *harness) {
+	acct := newID(t)
+	n := number("+16175550100", acct)
+	h.createNumber(t, n)
+	stale := *n
+	stale.Rev = "1-00000000000000000000000000000000"
+	wantKind(t, h.s.DeleteNumber(ctx(t), &stale), porting.KindConflict)
+	noRev := *n
+	noRev.Rev = ""
+	wantKind(t, h.s.DeleteNumber(ctx(t), &noRev), porting.KindConflict)
+	if err := h.s.DeleteNumber(ctx(t), n); err != nil {
+		t.Fatalf("DeleteNumber: %v", err)
+	}
+	got, err := h.s.GetNumbers(ctx(t), []string{n.Number})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("after DeleteNumber: GetNumbers = %v, %v", got, err)
+	}
+	if nums, err := h.s.AccountNumbers(ctx(t), acct); err != nil || len(nums) != 0 {
+		t.Errorf("after DeleteNumber: AccountNumbers = %v, %v", nums, err)
+	}
+	again := number(n.Number, acct)
+	h.createNumber(t, again) // a retried completion puts it back
+
+	db := porting.AccountDB(acct) + "-202612"
+	tx := &porting.Transaction{ID: newID(t), Type: "debit", Amount: porting.DollarsToUnits(1), AccountID: acct,
+		DB: db, AccountDB: porting.EncodedDB(db), Created: 63900000000, Modified: 63900000000, Vsn: 2}
+	if err := h.s.CreateTransaction(ctx(t), tx); err != nil {
+		t.Fatalf("CreateTransaction: %v", err)
+	}
+	staleTx := *tx
+	staleTx.Rev = "1-00000000000000000000000000000000"
+	wantKind(t, h.s.DeleteTransaction(ctx(t), &staleTx), porting.KindConflict)
+	if err := h.s.DeleteTransaction(ctx(t), tx); err != nil {
+		t.Fatalf("DeleteTransaction: %v", err)
+	}
+	tx2 := *tx
+	tx2.Rev = ""
+	if err := h.s.CreateTransaction(ctx(t), &tx2); err != nil {
+		t.Errorf("CreateTransaction after DeleteTransaction: %v", err)
+	}
 }
 
 // testNumbersInMissingDatabases reads and writes numbers whose databases do

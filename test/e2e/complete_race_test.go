@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestCompleteRacingCancel races the authority's completion of a pending
+// request against its cancellation, round after round (on CouchDB through
+// two replicas). Whichever wins, the outcome is whole: completed with its
+// numbers in service in the account, or canceled with none of them.
+func TestCompleteRacingCancel(t *testing.T) { forEachStore(t, testCompleteRacingCancel) }
+
+func testCompleteRacingCancel(t *testing.T, e *env) {
+	s1 := e.start(t)
+	s2 := s1
+	if e.kind == storeCouch {
+		s2 = e.start(t)
+	}
+	mtok, master := s1.login(t, e.apiKey)
+	tok, acct := s1.customer(t, mtok, master, "Race Complete")
+	base := "/v2/accounts/" + acct + "/port_requests/"
+	const rounds = 12
+	outcomes := map[string]int{}
+	step := 4 * time.Millisecond
+	if e.kind == storeCouch {
+		step = 15 * time.Millisecond // a completion is more round trips there
+	}
+	for round := range rounds {
+		number := fmt.Sprintf("+1617555%04d", round)
+		id := s1.createRequest(t, tok, acct, fmt.Sprintf("race %d", round), number)
+		s1.do(t, "PATCH", base+id+"/submitted", tok, nil).expect(t, 200)
+		s1.do(t, "PATCH", base+id+"/pending", mtok, nil).expect(t, 200)
+		var wg sync.WaitGroup
+		answers := make([]*response, 2)
+		for i, target := range []string{"completed", "canceled"} {
+			srv := []*server{s1, s2}[i]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if target == "canceled" {
+					// A cancel is quicker than a completion: hold it back
+					// a little in some rounds so that both can win.
+					time.Sleep(time.Duration(round%4) * step)
+				}
+				answers[i] = srv.do(t, "PATCH", base+id+"/"+target, mtok, nil)
+			}()
+		}
+		wg.Wait()
+		for i, a := range answers {
+			// The loser finds a state it cannot leave that way: the
+			// documented illegal-transition error, nothing else.
+			if a.Status != 200 && !(a.Status == 500 && strings.Contains(string(a.Raw), "Cannot move to new state")) {
+				t.Errorf("round %d: %s answered %d %s", round, []string{"completed", "canceled"}[i], a.Status, a.Raw)
+			}
+		}
+		state := s2.do(t, "GET", base+id, tok, nil).expect(t, 200).data()["port_state"]
+		outcomes[fmt.Sprint(state)]++
+		nums, _ := s1.do(t, "GET", "/v2/accounts/"+acct+"/phone_numbers", tok, nil).expect(t, 200).data()["numbers"].(map[string]any)
+		_, inService := nums[number]
+		switch {
+		case state == "completed" && !inService:
+			t.Errorf("round %d: completed, but %s is not in service", round, number)
+		case state == "canceled" && inService:
+			t.Errorf("round %d: canceled, but %s is in service", round, number)
+		case state != "completed" && state != "canceled":
+			t.Errorf("round %d: ended %v", round, state)
+		}
+	}
+	t.Logf("outcomes over %d rounds: %v", rounds, outcomes)
+}
