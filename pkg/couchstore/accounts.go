@@ -36,7 +36,7 @@ func (s *Store) putAccount(ctx context.Context, doc, a *porting.Account) error {
 	if err != nil {
 		return porting.Wrap(porting.KindInternal, "encode account", err)
 	}
-	rev, err := s.accounts.Put(ctx, a.ID, json.RawMessage(body))
+	rev, err := s.put(ctx, dbAccounts, a.ID, doc.Rev, body)
 	if err != nil {
 		return storeErr(err, a.ID)
 	}

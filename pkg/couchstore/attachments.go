@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -18,12 +19,12 @@ import (
 // reading it first; with no size known the upload goes out chunked, which
 // CouchDB and pouchdb-server accept. So an upload is never held in memory.
 func (s *Store) PutAttachment(ctx context.Context, id, rev, name, contentType string, body io.Reader) (string, error) {
-	return s.putAttachment(ctx, s.requests, id, rev, name, contentType, body)
+	return s.putAttachment(ctx, dbPortRequests, id, rev, name, contentType, body)
 }
 
 // PutAccountAttachment is PutAttachment on an account document (an LOA logo).
 func (s *Store) PutAccountAttachment(ctx context.Context, id, rev, name, contentType string, body io.Reader) (string, error) {
-	return s.putAttachment(ctx, s.accounts, id, rev, name, contentType, body)
+	return s.putAttachment(ctx, dbAccounts, id, rev, name, contentType, body)
 }
 
 // GetAccountAttachment opens attachment name of account id.
@@ -31,7 +32,7 @@ func (s *Store) GetAccountAttachment(ctx context.Context, id, name string) (*por
 	return s.getAttachment(ctx, s.accounts, id, name)
 }
 
-func (s *Store) putAttachment(ctx context.Context, db *kivik.DB, id, rev, name, contentType string, body io.Reader) (string, error) {
+func (s *Store) putAttachment(ctx context.Context, db, id, rev, name, contentType string, body io.Reader) (string, error) {
 	if name == "" {
 		return "", porting.E(porting.KindInternal, "couchstore: attachment without name")
 	}
@@ -40,11 +41,23 @@ func (s *Store) putAttachment(ctx context.Context, db *kivik.DB, id, rev, name, 
 		// that does not name the revision it read is a lost update.
 		return "", porting.E(porting.KindConflict, "datastore conflict")
 	}
-	newRev, err := db.PutAttachment(ctx, id, &kivik.Attachment{
+	wctx, ws := withWriteStatus(ctx)
+	newRev, err := s.db(db).PutAttachment(wctx, id, &kivik.Attachment{
 		Filename:    escapeAttName(name),
 		ContentType: contentType,
 		Content:     io.NopCloser(body),
 	}, kivik.Rev(rev))
+	if err == nil {
+		err = s.afterWrite(ctx, db, id, newRev, rev, ws)
+	}
+	if err != nil && s.writeN > 1 && kivik.HTTPStatus(err) == http.StatusInternalServerError &&
+		strings.Contains(err.Error(), "function_clause") {
+		// CouchDB 3.4.3 on a cluster: racing uploads to one document
+		// sometimes fail on every copy in couch_att:flush_data (the
+		// streamed body is gone); nothing was written. The caller reads
+		// again and uploads again, as after a conflict.
+		return "", porting.Wrap(porting.KindConflict, "datastore conflict", err)
+	}
 	if err != nil {
 		return "", storeErr(err, id)
 	}
@@ -107,7 +120,7 @@ func (s *Store) DeleteAttachment(ctx context.Context, id, rev, name string) (str
 	if err != nil {
 		return "", porting.Wrap(porting.KindInternal, "encode port request", err)
 	}
-	newRev, err := s.requests.Put(ctx, id, json.RawMessage(body))
+	newRev, err := s.put(ctx, dbPortRequests, id, rev, body)
 	if err != nil {
 		return "", storeErr(err, id)
 	}

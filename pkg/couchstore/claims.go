@@ -48,9 +48,9 @@ func (s *Store) CreateClaims(ctx context.Context, claims []*porting.Claim) ([]st
 		}
 		docs[i] = doc
 	}
-	results, err := s.claims.BulkDocs(ctx, docs)
+	results, err := s.bulkDocs(ctx, dbClaims, docs, true)
 	if err != nil {
-		return nil, storeErr(err, "")
+		return nil, err
 	}
 	// Match answers by id, never by position: pouchdb-server may answer
 	// conflicts before successes, and a claim taken for free (or the other
@@ -69,20 +69,20 @@ func (s *Store) CreateClaims(ctx context.Context, claims []*porting.Claim) ([]st
 			return nil, porting.E(porting.KindInternal, "couchstore: _bulk_docs answered for an unknown claim "+res.ID)
 		}
 		answered++
-		switch {
-		case res.Error == nil:
+		switch res.Error {
+		case "":
 			c := q[0]
 			pending[res.ID] = q[1:]
 			c.Rev = res.Rev
 			if c.Type == "" {
 				c.Type = porting.ClaimType
 			}
-		case kivik.HTTPStatus(res.Error) == http.StatusConflict:
+		case "conflict":
 			c := q[len(q)-1]
 			pending[res.ID] = q[:len(q)-1]
 			taken = append(taken, c.Number)
 		default:
-			return nil, storeErr(res.Error, res.ID)
+			return nil, porting.E(porting.KindInternal, "couchstore: claim "+res.ID+": "+res.Error+": "+res.Reason)
 		}
 	}
 	if answered != len(claims) {
@@ -105,15 +105,15 @@ func (s *Store) DeleteClaims(ctx context.Context, claims []*porting.Claim) error
 	if len(docs) == 0 {
 		return nil
 	}
-	results, err := s.claims.BulkDocs(ctx, docs)
+	results, err := s.bulkDocs(ctx, dbClaims, docs, false)
 	if err != nil {
-		return storeErr(err, "")
+		return err
 	}
 	for _, res := range results {
-		switch kivik.HTTPStatus(res.Error) {
-		case 0, http.StatusConflict, http.StatusNotFound:
+		switch res.Error {
+		case "", "conflict", "not_found":
 		default:
-			return storeErr(res.Error, res.ID)
+			return porting.E(porting.KindInternal, "couchstore: release claim "+res.ID+": "+res.Error+": "+res.Reason)
 		}
 	}
 	return nil

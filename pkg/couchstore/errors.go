@@ -22,6 +22,10 @@ func storeErr(err error, id string) error {
 	if err == nil {
 		return nil
 	}
+	var domain *porting.Error
+	if errors.As(err, &domain) {
+		return err // decided already (settle)
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return porting.Wrap(porting.KindUnavailable, "datastore unavailable", err)
 	}

@@ -14,14 +14,16 @@ import (
 // every path, kivik's and chttp's alike. pouchdb-server decodes %2B too.
 type plusEscaper struct{ next http.RoundTripper }
 
+// It also notes each answer's status for writes that ask (writeStatus).
 func (p plusEscaper) RoundTrip(req *http.Request) (*http.Response, error) {
-	escaped := req.URL.EscapedPath()
-	if !strings.Contains(escaped, "+") {
-		return p.next.RoundTrip(req)
+	if escaped := req.URL.EscapedPath(); strings.Contains(escaped, "+") {
+		r := req.Clone(req.Context())
+		u := *req.URL
+		u.RawPath = strings.ReplaceAll(escaped, "+", "%2B")
+		r.URL = &u
+		req = r
 	}
-	r := req.Clone(req.Context())
-	u := *req.URL
-	u.RawPath = strings.ReplaceAll(escaped, "+", "%2B")
-	r.URL = &u
-	return p.next.RoundTrip(r)
+	resp, err := p.next.RoundTrip(req)
+	recordWriteStatus(req, resp)
+	return resp, err
 }

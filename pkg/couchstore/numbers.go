@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
 
 	kivik "github.com/go-kivik/kivik/v4"
@@ -79,6 +80,13 @@ func (s *Store) deleteDoc(ctx context.Context, db, id, rev string) error {
 		return porting.E(porting.KindConflict, "datastore conflict")
 	}
 	_, err := s.db(db).Delete(ctx, id, rev)
+	if kivik.HTTPStatus(err) == http.StatusNotFound {
+		// pouchdb-server answers a revision it never saw with 404; the
+		// document being there makes it the conflict CouchDB reports.
+		if _, gerr := s.db(db).GetRev(ctx, id); gerr == nil {
+			return porting.Wrap(porting.KindConflict, "datastore conflict", err)
+		}
+	}
 	return storeErr(err, id)
 }
 

@@ -2,7 +2,6 @@ package couchstore
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 
 	kivik "github.com/go-kivik/kivik/v4"
@@ -47,12 +46,12 @@ func (s *Store) createDoc(ctx context.Context, db, id string, body []byte) (stri
 	if _, err := s.dbExists(ctx, db, true); err != nil {
 		return "", err
 	}
-	rev, err := s.db(db).Put(ctx, id, json.RawMessage(body))
+	rev, err := s.put(ctx, db, id, "", body)
 	if kivik.HTTPStatus(err) == http.StatusNotFound {
 		if err := s.createDB(ctx, db); err != nil {
 			return "", storeErr(err, "")
 		}
-		rev, err = s.db(db).Put(ctx, id, json.RawMessage(body))
+		rev, err = s.put(ctx, db, id, "", body)
 	}
 	if err != nil {
 		return "", storeErr(err, id)

@@ -83,6 +83,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		}
 		s.known.Store(name, true)
 	}
+	if s.writeN, err = s.replicas(ctx, dbPortRequests); err != nil {
+		return nil, fail("database "+s.prefix+dbPortRequests, err)
+	}
 	for _, d := range docs {
 		if err := s.installDesign(ctx, d); err != nil {
 			return nil, fail("design document "+s.prefix+d.DB+"/"+d.ID, err)
@@ -90,7 +93,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	log.Info("couchdb store open", zap.String("url", masked),
 		zap.String("vendor", v.Vendor), zap.String("version", v.Version),
-		zap.String("prefix", o.Prefix))
+		zap.String("prefix", o.Prefix), zap.Int("shard_copies", s.writeN))
 	ok = true
 	return s, nil
 }

@@ -39,7 +39,7 @@ func (s *Store) putRequest(ctx context.Context, doc, r *porting.Request) error {
 	if err != nil {
 		return porting.Wrap(porting.KindInternal, "encode port request", err)
 	}
-	rev, err := s.requests.Put(ctx, r.ID, json.RawMessage(body))
+	rev, err := s.put(ctx, dbPortRequests, r.ID, doc.Rev, body)
 	if err != nil {
 		return storeErr(err, r.ID)
 	}

@@ -57,6 +57,9 @@ type Store struct {
 	requests  *kivik.DB
 	claims    *kivik.DB
 	known     sync.Map // names of databases known to exist (dbExists)
+	// writeN is the w of every write: the number of shard copies on a
+	// cluster, so that an acknowledged write is on all of them (quorum.go).
+	writeN int
 }
 
 var _ porting.Store = (*Store)(nil)

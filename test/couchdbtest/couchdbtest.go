@@ -1,7 +1,9 @@
 // Package couchdbtest finds a CouchDB server for tests: the one named by
-// COUCHDB_URL, else (built with -tags docker) a couchdb:3 container started
-// with testcontainers, else the test is skipped — or fails under CI=true,
-// where a silently skipped storage suite would hide a broken set-up.
+// COUCHDB_URL, else (built with -tags docker) a container started with
+// testcontainers — couchdb:3, or the image named by
+// PORTREQ_TEST_COUCHDB_IMAGE (see docker.go) — else the test is skipped — or
+// fails under CI=true, where a silently skipped storage suite would hide a
+// broken set-up.
 package couchdbtest
 
 import (
@@ -14,14 +16,21 @@ import (
 	"github.com/portreqd/portreqd/pkg/couchstore"
 )
 
-// startContainer is set by the docker-tagged file; nil without the tag so
-// that ordinary builds do not depend on a Docker engine.
-var startContainer func() (string, error)
-
-// containerURL is the URL of the started container, "" before.
+// startContainer and containerImage are set by the docker-tagged file; nil
+// without the tag so that ordinary builds do not depend on a Docker engine.
+// startContainer returns the server's URL and a description of the container
+// (image name and id, container id); containerImage names the image.
 var (
-	containerMu  sync.Mutex
-	containerURL string
+	startContainer func() (url, desc string, err error)
+	containerImage func() string
+)
+
+// containerURL is the URL of the started container, "" before;
+// containerDesc describes it.
+var (
+	containerMu   sync.Mutex
+	containerURL  string
+	containerDesc string
 )
 
 // URL returns the URL of the CouchDB server to test against, credentials
@@ -32,12 +41,12 @@ func URL(t testing.TB) string {
 		return u
 	}
 	if startContainer != nil {
-		u, err := startContainer()
+		u, desc, err := startContainer()
 		if err != nil {
-			t.Fatalf("couchdbtest: start couchdb:3 container: %v", err)
+			t.Fatalf("couchdbtest: start %s container: %v", containerImage(), err)
 		}
 		containerMu.Lock()
-		containerURL = u
+		containerURL, containerDesc = u, desc
 		containerMu.Unlock()
 		return u
 	}
@@ -74,9 +83,9 @@ func Describe() string {
 		containerMu.Lock()
 		defer containerMu.Unlock()
 		if containerURL == "" {
-			return "testcontainers couchdb:3 (not started yet)"
+			return "testcontainers " + containerImage() + " (not started yet)"
 		}
-		return "testcontainers couchdb:3 at " + couchstore.MaskURL(containerURL)
+		return "testcontainers " + containerDesc + " at " + couchstore.MaskURL(containerURL)
 	}
 	return "no CouchDB (COUCHDB_URL unset, built without -tags docker)"
 }
