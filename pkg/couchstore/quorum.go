@@ -218,7 +218,7 @@ func contains(list []string, s string) bool {
 func (s *Store) openRevs(ctx context.Context, db, id string) (map[string]leaf, error) {
 	path := "/" + url.PathEscape(s.prefix+db) + "/" + chttp.EncodeDocID(id)
 	resp, err := s.raw.DoReq(ctx, http.MethodGet, path, &chttp.Options{
-		Query: url.Values{"open_revs": {"all"}, "revs": {"true"}, "latest": {"true"}},
+		Query: url.Values{"open_revs": {"all"}, "revs": {"true"}},
 	})
 	if err != nil {
 		return nil, err
@@ -262,7 +262,6 @@ func (s *Store) openRevs(ctx context.Context, db, id string) (map[string]leaf, e
 type bulkResult struct {
 	ID       string `json:"id"`
 	Rev      string `json:"rev"`
-	OK       bool   `json:"ok"`
 	Accepted bool   `json:"accepted"`
 	Error    string `json:"error"`
 	Reason   string `json:"reason"`
@@ -306,7 +305,7 @@ func (s *Store) bulkDocs(ctx context.Context, db string, docs []any, creates boo
 		}
 		switch err := s.settle(ctx, db, r.ID, r.Rev, ""); {
 		case porting.IsKind(err, porting.KindConflict):
-			r.OK, r.Accepted, r.Error, r.Reason = false, false, "conflict", "lost to a concurrent write on another shard copy"
+			r.Error, r.Reason = "conflict", "lost to a concurrent write on another shard copy"
 		case err != nil:
 			return nil, err
 		}

@@ -251,12 +251,6 @@ func clusterGetJSON(t *testing.T, nodeURL, path string) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-// clusterSegment escapes one CouchDB path segment; CouchDB decodes a literal
-// "+" in a path as a space, so it goes out as %2B.
-func clusterSegment(s string) string {
-	return strings.ReplaceAll(url.PathEscape(s), "+", "%2B")
-}
-
 // clusterRace runs fn(0..n-1) in n goroutines released at the same moment
 // and returns their answers in order.
 func clusterRace(n int, fn func(i int) *response) []*response {
@@ -379,7 +373,7 @@ func (c clusterClaim) String() string {
 // ?conflicts=true, and each conflicting revision.
 func (d *clusterDeployment) claims(t *testing.T, number string) []clusterClaim {
 	t.Helper()
-	path := "/" + clusterSegment(d.prefix+"port_number_claims") + "/" + clusterSegment(number)
+	path := "/" + couchSegment(d.prefix+"port_number_claims") + "/" + couchSegment(number)
 	var out []clusterClaim
 	for i, n := range d.nodes {
 		status, doc := clusterGetJSON(t, n, path+"?conflicts=true")
@@ -791,7 +785,7 @@ func (d *clusterDeployment) docConflicts(t *testing.T, db, id string) int {
 	t.Helper()
 	n := 0
 	for i, node := range d.nodes {
-		_, doc := clusterGetJSON(t, node, "/"+clusterSegment(d.prefix+db)+"/"+clusterSegment(id)+"?conflicts=true")
+		_, doc := clusterGetJSON(t, node, "/"+couchSegment(d.prefix+db)+"/"+couchSegment(id)+"?conflicts=true")
 		if cs, _ := doc["_conflicts"].([]any); len(cs) > 0 {
 			n += len(cs)
 			t.Logf("%s/%s on %s: winning revision %v, conflicting revisions %v", db, id, d.names[i], doc["_rev"], cs)
@@ -895,7 +889,7 @@ func TestClusterCompleteRacingCancel(t *testing.T) {
 		}
 		var docs []string
 		for _, num := range nums {
-			status, doc := clusterGetJSON(t, d.nodes[round%len(d.nodes)], "/"+clusterSegment(d.prefix+"numbers/"+num[:5])+"/"+clusterSegment(num))
+			status, doc := clusterGetJSON(t, d.nodes[round%len(d.nodes)], "/"+couchSegment(d.prefix+"numbers/"+num[:5])+"/"+couchSegment(num))
 			if status == http.StatusOK && doc["pvt_state"] == "in_service" {
 				docs = append(docs, num)
 			}
