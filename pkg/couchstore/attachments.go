@@ -41,15 +41,20 @@ func (s *Store) putAttachment(ctx context.Context, db, id, rev, name, contentTyp
 		// that does not name the revision it read is a lost update.
 		return "", porting.E(porting.KindConflict, "datastore conflict")
 	}
-	wctx, ws := withWriteStatus(ctx)
-	newRev, err := s.db(db).PutAttachment(wctx, id, &kivik.Attachment{
-		Filename:    escapeAttName(name),
-		ContentType: contentType,
-		Content:     io.NopCloser(body),
-	}, kivik.Rev(rev))
-	if err == nil {
-		err = s.afterWrite(ctx, db, id, newRev, rev, ws)
-	}
+	var newRev string
+	err := s.leased(ctx, db, id, func() error {
+		wctx, ws := withWriteStatus(ctx)
+		var err error
+		newRev, err = s.db(db).PutAttachment(wctx, id, &kivik.Attachment{
+			Filename:    escapeAttName(name),
+			ContentType: contentType,
+			Content:     io.NopCloser(body),
+		}, append(s.writeOpts(), kivik.Rev(rev))...)
+		if err != nil {
+			return err
+		}
+		return s.afterWrite(ctx, db, id, newRev, writeUpdate, ws)
+	})
 	if err != nil && s.writeN > 1 && kivik.HTTPStatus(err) == http.StatusInternalServerError &&
 		strings.Contains(err.Error(), "function_clause") {
 		// CouchDB 3.4.3 on a cluster: racing uploads to one document

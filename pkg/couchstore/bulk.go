@@ -80,12 +80,12 @@ func (s *Store) RawPutMany(ctx context.Context, db string, docs []*porting.RawDo
 		}
 		out[i] = json.RawMessage(b)
 	}
-	results, err := s.db(db).BulkDocs(ctx, out)
+	results, err := s.db(db).BulkDocs(ctx, out, s.writeOpts()...)
 	if kivik.HTTPStatus(err) == http.StatusNotFound {
 		if err := s.createDB(ctx, db); err != nil {
 			return storeErr(err, "")
 		}
-		results, err = s.db(db).BulkDocs(ctx, out)
+		results, err = s.db(db).BulkDocs(ctx, out, s.writeOpts()...)
 	}
 	if err != nil {
 		return storeErr(err, "")

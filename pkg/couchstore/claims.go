@@ -48,7 +48,7 @@ func (s *Store) CreateClaims(ctx context.Context, claims []*porting.Claim) ([]st
 		}
 		docs[i] = doc
 	}
-	results, err := s.bulkDocs(ctx, dbClaims, docs, true)
+	results, err := s.bulkDocs(ctx, dbClaims, docs, false)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func (s *Store) DeleteClaims(ctx context.Context, claims []*porting.Claim) error
 	if len(docs) == 0 {
 		return nil
 	}
-	results, err := s.bulkDocs(ctx, dbClaims, docs, false)
+	results, err := s.bulkDocs(ctx, dbClaims, docs, true)
 	if err != nil {
 		return err
 	}

@@ -79,7 +79,7 @@ func (s *Store) deleteDoc(ctx context.Context, db, id, rev string) error {
 	if id == "" || rev == "" {
 		return porting.E(porting.KindConflict, "datastore conflict")
 	}
-	_, err := s.db(db).Delete(ctx, id, rev)
+	err := s.remove(ctx, db, id, rev)
 	if kivik.HTTPStatus(err) == http.StatusNotFound {
 		// pouchdb-server answers a revision it never saw with 404; the
 		// document being there makes it the conflict CouchDB reports.

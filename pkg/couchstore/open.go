@@ -86,6 +86,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if s.writeN, err = s.replicas(ctx, dbPortRequests); err != nil {
 		return nil, fail("database "+s.prefix+dbPortRequests, err)
 	}
+	if s.writeN > 1 {
+		if err := s.ensureDB(ctx, dbLeases); err != nil {
+			return nil, fail("database "+s.prefix+dbLeases, err)
+		}
+	}
 	for _, d := range docs {
 		if err := s.installDesign(ctx, d); err != nil {
 			return nil, fail("design document "+s.prefix+d.DB+"/"+d.ID, err)

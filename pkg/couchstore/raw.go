@@ -109,7 +109,7 @@ func (s *Store) RawPut(ctx context.Context, db string, doc *porting.RawDoc, open
 	if cur.Rev == "" {
 		rev, err = s.createDoc(ctx, db, doc.ID, out)
 	} else {
-		rev, err = s.db(db).Put(ctx, doc.ID, json.RawMessage(out))
+		rev, err = s.put(ctx, db, doc.ID, cur.Rev, out)
 		err = storeErr(err, doc.ID)
 	}
 	if err != nil {
@@ -122,7 +122,7 @@ func (s *Store) RawPut(ctx context.Context, db string, doc *porting.RawDoc, open
 		}
 		rev, err = s.db(db).PutAttachment(ctx, doc.ID, &kivik.Attachment{
 			Filename: escapeAttName(name), ContentType: a.ContentType, Content: rc,
-		}, kivik.Rev(rev))
+		}, append(s.writeOpts(), kivik.Rev(rev))...)
 		rc.Close()
 		if err != nil {
 			return storeErr(err, doc.ID)

@@ -669,15 +669,6 @@ func TestClusterClaims(t *testing.T) {
 // two uploads acknowledged at the same revision generation mean one was
 // lost silently).
 func TestClusterAttachments(t *testing.T) {
-	if os.Getenv("PORTREQ_CLUSTER_ATTACHMENTS") != "1" {
-		// Known to fail (issue 10, not resolved): concurrent updates of one
-		// document through several coordinators still lose acknowledged
-		// writes now and then (couchstore/quorum.go settles 202s and sweeps
-		// rivals, which fixed the claims but not every interleaving of
-		// updates). Run it with PORTREQ_CLUSTER_ATTACHMENTS=1.
-		clusterNodeURLs(t)
-		t.Skip("known to lose concurrent uploads on a cluster; PORTREQ_CLUSTER_ATTACHMENTS=1 runs it")
-	}
 	d := clusterStart(t)
 	tok, acct := d.customer(t, 0, "Uploader")
 	id := d.srv[1].createRequest(t, tok, acct, "attachments", "+16175550199")
