@@ -1,0 +1,52 @@
+package couch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	kivik "github.com/go-kivik/kivik/v4"
+
+	"github.com/portreqd/portreqd/pkg/engine"
+)
+
+// Changes reads _changes (style main_only: each document once, at its
+// winning revision); a continuous feed runs until ctx ends or fn fails.
+func (e *Engine) Changes(ctx context.Context, db string, q engine.ChangesQuery, fn func(engine.Change) error) error {
+	p := map[string]any{}
+	if q.Since != "" {
+		p["since"] = q.Since
+	}
+	if q.Limit > 0 {
+		p["limit"] = q.Limit
+	}
+	if q.IncludeDocs {
+		p["include_docs"] = true
+	}
+	if q.Continuous {
+		p["feed"] = "continuous"
+		p["heartbeat"] = 10000
+	}
+	ch := e.client.DB(db).Changes(ctx, kivik.Params(p))
+	defer ch.Close()
+	for ch.Next() {
+		c := engine.Change{Seq: ch.Seq(), ID: ch.ID(), Deleted: ch.Deleted()}
+		if revs := ch.Changes(); len(revs) > 0 {
+			c.Rev = revs[0]
+		}
+		if q.IncludeDocs {
+			var doc json.RawMessage
+			if err := ch.ScanDoc(&doc); err == nil && string(doc) != "null" {
+				c.Doc = doc
+			}
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	err := ch.Err()
+	if q.Continuous && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() != nil {
+		return nil
+	}
+	return mapErr(err)
+}

@@ -1,0 +1,161 @@
+// Package engine is the document engine portreqd keeps Kazoo's data in,
+// shaped like CouchDB because Kazoo's data is CouchDB's: databases of JSON
+// documents with revisions, attachments, views defined by design documents,
+// and a changes feed. It is what Kazoo's data manager (kz_datamgr) asks of
+// its drivers, and no more. Engines know nothing of port requests or
+// accounts; the Kazoo layer above them does. Each engine (CouchDB over
+// kivik, embedded over bbolt) must pass the contract suite in
+// engine/enginetest, which is how "behaves as CouchDB does" is kept true.
+//
+// Documents travel as raw JSON, exactly as CouchDB's GET /db/id answers
+// them: _id, _rev, attachment stubs under _attachments, and _deleted on a
+// deletion. Writes take the same shape: a body's _rev names the revision it
+// replaces (none: a create, allowed over a deletion).
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// The errors of every engine, tested with errors.Is. An engine wraps them
+// with what it knows (the database, the id, the server's own message).
+var (
+	// ErrNotFound: the database, document (or a deleted one) or attachment
+	// does not exist.
+	ErrNotFound = errors.New("engine: not found")
+	// ErrConflict: the revision named is not the current one, or a create
+	// met a live document; the caller reads again and decides.
+	ErrConflict = errors.New("engine: conflict")
+	// ErrUnavailable: the engine did not answer (network, timeout, server
+	// error); the same request may succeed later.
+	ErrUnavailable = errors.New("engine: unavailable")
+	// ErrBadRequest: the engine refused the request itself (a malformed
+	// id, document or query): a bug of the caller, not of the data.
+	ErrBadRequest = errors.New("engine: bad request")
+)
+
+// Engine is one server's worth of databases.
+type Engine interface {
+	// Ping answers nil only when the engine answers with the configured
+	// credentials.
+	Ping(ctx context.Context) error
+	Close() error
+
+	// CreateDB creates db; nil when it exists already.
+	CreateDB(ctx context.Context, db string) error
+	DBExists(ctx context.Context, db string) (bool, error)
+	// DeleteDB removes db and everything in it; ErrNotFound when missing.
+	DeleteDB(ctx context.Context, db string) error
+	// AllDBs lists the databases, sorted.
+	AllDBs(ctx context.Context) ([]string, error)
+
+	// Get returns document id of db; ErrNotFound when missing or deleted.
+	Get(ctx context.Context, db, id string, o GetOptions) ([]byte, error)
+	// Leaves returns every leaf revision of id (CouchDB's open_revs=all)
+	// with its ancestry: more than one live leaf is a conflict, which only
+	// replication (or a cluster race) makes.
+	Leaves(ctx context.Context, db, id string) ([]Leaf, error)
+	// Put writes doc as id of db and returns the new revision.
+	Put(ctx context.Context, db, id string, doc []byte) (string, error)
+	// Delete writes a deletion of id over rev and returns its revision.
+	Delete(ctx context.Context, db, id, rev string) (string, error)
+	// Bulk writes several documents in one request; each has its own
+	// answer, in order (one failing does not fail the others).
+	Bulk(ctx context.Context, db string, docs [][]byte) ([]Result, error)
+	// AllDocs lists documents by id (CouchDB's _all_docs).
+	AllDocs(ctx context.Context, db string, q Query, fn func(Row) error) error
+
+	// PutAttachment streams body into attachment name of id at rev and
+	// returns the new revision; the body is never held whole in memory.
+	PutAttachment(ctx context.Context, db, id, rev, name, contentType string, body io.Reader) (string, error)
+	// GetAttachment opens attachment name of id; the caller closes Body.
+	GetAttachment(ctx context.Context, db, id, name string) (*Attachment, error)
+
+	// Query reads view of design document _design/<design> in db, rows in
+	// CouchDB's collation order, each handed to fn (an error from fn stops
+	// the query and is returned). ErrNotFound when the view is missing.
+	Query(ctx context.Context, db, design, view string, q Query, fn func(Row) error) error
+
+	// Changes reads the changes of db after q.Since, oldest first.
+	Changes(ctx context.Context, db string, q ChangesQuery, fn func(Change) error) error
+}
+
+// GetOptions are CouchDB's GET /db/id parameters that Kazoo uses.
+type GetOptions struct {
+	Rev       string // a past revision, while the engine keeps it
+	Conflicts bool   // list other live leaves under _conflicts
+}
+
+// Leaf is one leaf revision of a document.
+type Leaf struct {
+	Rev       string
+	Deleted   bool
+	Ancestors []string // full revision ids, the leaf's own first
+	Doc       []byte
+}
+
+// Result is one document's answer of a Bulk write: Rev, or Err wrapping
+// ErrConflict, ErrBadRequest or another error.
+type Result struct {
+	ID  string
+	Rev string
+	Err error
+}
+
+// Query is a view or _all_docs query. Keys are raw JSON (nil: unset), as
+// CouchDB takes them in a query string.
+type Query struct {
+	Key           []byte
+	Keys          [][]byte
+	StartKey      []byte
+	EndKey        []byte
+	StartKeyDocID string
+	EndKeyDocID   string
+	ExclusiveEnd  bool // CouchDB's inclusive_end=false
+	Descending    bool
+	Limit         int // 0: no limit
+	Skip          int
+	IncludeDocs   bool
+	// Reduce runs the view's reduce function (when it has one); the
+	// default, as in CouchDB when a reduce exists, is set by the caller.
+	Reduce     bool
+	Group      bool
+	GroupLevel int
+}
+
+// Row is one row of a view or _all_docs: Key and Value raw JSON, Doc the
+// document when asked for (nil if it was deleted since it was indexed).
+type Row struct {
+	ID    string
+	Key   []byte
+	Value []byte
+	Doc   []byte
+}
+
+// ChangesQuery asks for the changes after Since ("" or "0": from the
+// start). With Continuous the feed waits for new changes until ctx ends.
+type ChangesQuery struct {
+	Since       string
+	Limit       int
+	IncludeDocs bool
+	Continuous  bool
+}
+
+// Change is one document's latest change.
+type Change struct {
+	Seq     string
+	ID      string
+	Rev     string
+	Deleted bool
+	Doc     []byte
+}
+
+// Attachment is an open attachment body.
+type Attachment struct {
+	ContentType string
+	Length      int64
+	Digest      string // as the engine reports it ("md5-<base64>")
+	Body        io.ReadCloser
+}
