@@ -126,9 +126,16 @@ func (e *Engine) DBExists(ctx context.Context, db string) (bool, error) {
 	return ok, nil
 }
 
-// DeleteDB removes db.
+// DeleteDB removes db. (pouchdb-server answers 200 for a missing one;
+// the HEAD first gives it CouchDB's 404.)
 func (e *Engine) DeleteDB(ctx context.Context, db string) error {
 	e.dbs.Delete(db)
+	if ok, err := e.client.DBExists(ctx, db); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("%w: database %s", engine.ErrNotFound, db)
+		}
+		return mapErr(err)
+	}
 	return mapErr(e.client.DestroyDB(ctx, db))
 }
 

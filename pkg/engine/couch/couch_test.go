@@ -34,7 +34,8 @@ func TestContract(t *testing.T) {
 	}
 	for name, u := range servers {
 		t.Run(name, func(t *testing.T) {
-			enginetest.Run(t, func(t *testing.T) (engine.Engine, string) {
+			dev := deviations(t, u)
+			enginetest.RunWith(t, func(t *testing.T) (engine.Engine, string) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
 				leases := fmt.Sprintf("engine_test_leases_%d_%d", time.Now().UnixNano(), seq.Add(1))
@@ -51,7 +52,28 @@ func TestContract(t *testing.T) {
 					}
 				})
 				return e, fmt.Sprintf("engine_test_%d_%d_", time.Now().UnixNano(), seq.Add(1))
-			})
+			}, dev)
 		})
 	}
+}
+
+// deviations are pouchdb-server's (the fallback); none for CouchDB.
+func deviations(t *testing.T, u string) enginetest.Deviations {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := couch.Open(ctx, couch.Options{URL: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	vendor, version, err := e.Version(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("server: %s %s", vendor, version)
+	if strings.Contains(strings.ToLower(vendor), "pouchdb") {
+		return enginetest.Deviations{CodePointCollation: true, SlashlessAllDBs: true}
+	}
+	return enginetest.Deviations{}
 }

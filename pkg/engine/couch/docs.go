@@ -157,12 +157,37 @@ func (e *Engine) Delete(ctx context.Context, db, id, rev string) (string, error)
 	err = e.leased(ctx, n, db, id, func() error {
 		wctx, ws := withWriteStatus(ctx)
 		var err error
-		if newRev, err = e.client.DB(db).Delete(wctx, id, rev, writeOpts(n)...); err != nil {
-			return mapErr(err)
+		if newRev, err = e.deleteDoc(wctx, n, db, id, rev); err != nil {
+			return err
 		}
 		return e.afterWrite(ctx, db, id, newRev, writeDeletion, ws)
 	})
 	return newRev, err
+}
+
+// deleteDoc sends DELETE /db/id?rev= and reads the new revision from the
+// body: kivik takes it from the ETag, which pouchdb-server fills with
+// something else.
+func (e *Engine) deleteDoc(ctx context.Context, n int, db, id, rev string) (string, error) {
+	q := url.Values{"rev": {rev}}
+	if n > 1 {
+		q.Set("w", strconv.Itoa(n))
+	}
+	resp, err := e.raw.DoReq(ctx, http.MethodDelete, docPath(db, id), &chttp.Options{Query: q})
+	if err != nil {
+		return "", mapErr(err)
+	}
+	defer chttp.CloseBody(resp.Body)
+	if err := chttp.ResponseError(resp); err != nil {
+		return "", mapErr(err)
+	}
+	var a struct {
+		Rev string `json:"rev"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil || a.Rev == "" {
+		return "", fmt.Errorf("%w: delete of %s answered without a revision (%v)", engine.ErrUnavailable, id, err)
+	}
+	return a.Rev, nil
 }
 
 // bulkAnswer is one document's answer of _bulk_docs ("accepted" included,
