@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"strconv"
 
 	"github.com/portreqd/portreqd/pkg/porting"
 )
@@ -43,7 +42,7 @@ func appendData(b []byte, v any) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"account_id":`...)
-			b = strconv.AppendQuote(b, g.AccountID)
+			b = appendString(b, g.AccountID)
 			b = append(b, `,"account_name":`...)
 			b = appendString(b, g.AccountName)
 			b = append(b, `,"port_requests":`...)
