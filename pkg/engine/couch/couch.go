@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -139,9 +140,11 @@ func (e *Engine) DeleteDB(ctx context.Context, db string) error {
 	return mapErr(e.client.DestroyDB(ctx, db))
 }
 
-// AllDBs lists the databases (sorted by the server).
+// AllDBs lists the databases, sorted (pouchdb-server lists them in
+// creation order).
 func (e *Engine) AllDBs(ctx context.Context) ([]string, error) {
 	dbs, err := e.client.AllDBs(ctx)
+	slices.Sort(dbs)
 	return dbs, mapErr(err)
 }
 
