@@ -3,6 +3,7 @@ package couchstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -62,6 +63,16 @@ func (s *Store) putAttachment(ctx context.Context, db, id, rev, name, contentTyp
 		// streamed body is gone); nothing was written. The caller reads
 		// again and uploads again, as after a conflict.
 		return "", porting.Wrap(porting.KindConflict, "datastore conflict", err)
+	}
+	if err != nil && kivik.HTTPStatus(err) == 0 && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+		// No answer read: CouchDB may have refused the upload (409 at a
+		// stale revision) and closed the connection while the body was
+		// still going out, which the client sees as "broken pipe" (seen
+		// under load). If the document has moved on, that was the
+		// conflict; the caller reads again and re-opens the body.
+		if cur, gerr := s.db(db).GetRev(ctx, id); gerr == nil && cur != rev {
+			return "", porting.Wrap(porting.KindConflict, "datastore conflict", err)
+		}
 	}
 	if err != nil {
 		return "", storeErr(err, id)
