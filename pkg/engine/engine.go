@@ -34,6 +34,9 @@ var (
 	// ErrBadRequest: the engine refused the request itself (a malformed
 	// id, document or query): a bug of the caller, not of the data.
 	ErrBadRequest = errors.New("engine: bad request")
+	// ErrNotModified: Get with GetOptions.IfNoneMatch found the document
+	// at that revision, and answered no body (CouchDB's 304).
+	ErrNotModified = errors.New("engine: not modified")
 )
 
 // Engine is one server's worth of databases.
@@ -51,7 +54,9 @@ type Engine interface {
 	// AllDBs lists the databases, sorted.
 	AllDBs(ctx context.Context) ([]string, error)
 
-	// Get returns document id of db; ErrNotFound when missing or deleted.
+	// Get returns document id of db; ErrNotFound when missing or deleted,
+	// ErrNotModified (and no body) when o.IfNoneMatch is the revision it
+	// would return.
 	Get(ctx context.Context, db, id string, o GetOptions) ([]byte, error)
 	// Leaves returns every leaf revision of id (CouchDB's open_revs=all)
 	// with its ancestry: more than one live leaf is a conflict, which only
@@ -86,6 +91,19 @@ type Engine interface {
 type GetOptions struct {
 	Rev       string // a past revision, while the engine keeps it
 	Conflicts bool   // list other live leaves under _conflicts
+	// AttEncodingInfo is CouchDB's att_encoding_info=true: a stub of an
+	// attachment the engine keeps compressed says so with "encoding"
+	// ("gzip") and "encoded_length", and its "digest" is then the MD5 of
+	// the compressed form, not of the bytes; "length" is always the byte
+	// count. Without it CouchDB reports such a digest unmarked. An engine
+	// that stores every attachment as it came (bolt) writes no "encoding":
+	// its digests are always "md5-"+base64(MD5 of the bytes).
+	AttEncodingInfo bool
+	// IfNoneMatch is a revision (CouchDB's If-None-Match: "<rev>"): when
+	// the revision Get would return is this one, Get answers
+	// ErrNotModified and no body. Missing or deleted documents are still
+	// ErrNotFound.
+	IfNoneMatch string
 }
 
 // Leaf is one leaf revision of a document.
@@ -118,6 +136,9 @@ type Query struct {
 	Limit         int // 0: no limit
 	Skip          int
 	IncludeDocs   bool
+	// AttEncodingInfo is GetOptions.AttEncodingInfo for the documents of
+	// IncludeDocs.
+	AttEncodingInfo bool
 	// Reduce runs the view's reduce function (when it has one); the
 	// default, as in CouchDB when a reduce exists, is set by the caller.
 	Reduce     bool

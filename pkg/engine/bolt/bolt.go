@@ -434,7 +434,8 @@ func (e *Engine) read(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	return e.fail(e.db.View(fn))
 }
 
-// fail maps an error to the engine's: the sentinels pass through, a done
+// fail maps an error to the engine's: the sentinels pass through (and
+// ErrNotModified, a Get's answer rather than a failure), a done
 // context or a closed file is ErrUnavailable, keys or values too large for
 // bbolt are ErrBadRequest, and anything else (a disk error, a corrupt
 // record) is ErrUnavailable.
@@ -447,7 +448,8 @@ func (e *Engine) fail(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrConflict),
-		errors.Is(err, engine.ErrBadRequest), errors.Is(err, engine.ErrUnavailable):
+		errors.Is(err, engine.ErrBadRequest), errors.Is(err, engine.ErrUnavailable),
+		errors.Is(err, engine.ErrNotModified):
 		return err
 	case errors.Is(err, berrors.ErrKeyTooLarge), errors.Is(err, berrors.ErrValueTooLarge), errors.Is(err, berrors.ErrKeyRequired):
 		return fmt.Errorf("%w: %v", engine.ErrBadRequest, err)

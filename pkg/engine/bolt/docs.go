@@ -123,6 +123,10 @@ func ancestors(v []byte) []string {
 // Get reads id: the current revision, or o.Rev while it is current or one
 // of the keptRevisions before it (a deleted revision reads as its
 // tombstone, as in CouchDB). Conflicts are never listed: there are none.
+// o.IfNoneMatch is compared with that revision in the same read
+// transaction. o.AttEncodingInfo changes nothing: attachments are kept as
+// they came, so stubs carry no "encoding" and their digest is always the
+// MD5 of the bytes.
 func (e *Engine) Get(ctx context.Context, db, id string, o engine.GetOptions) ([]byte, error) {
 	var out []byte
 	err := e.read(ctx, func(tx *bbolt.Tx) error {
@@ -139,12 +143,18 @@ func (e *Engine) Get(ctx context.Context, db, id string, o engine.GetOptions) ([
 		case o.Rev == "" && r.deleted:
 			return fmt.Errorf("%w: %s/%s deleted", engine.ErrNotFound, db, id)
 		case o.Rev == "" || o.Rev == r.rev:
+			if o.IfNoneMatch != "" && o.IfNoneMatch == r.rev {
+				return fmt.Errorf("%w: %s/%s is at %s", engine.ErrNotModified, db, id, r.rev)
+			}
 			out = bytes.Clone(r.body)
 			return nil
 		}
 		v := d.old().Get(oldKey(id, o.Rev))
 		if v == nil {
 			return fmt.Errorf("%w: %s/%s revision %s (missing, or older than the %d kept)", engine.ErrNotFound, db, id, o.Rev, keptRevisions)
+		}
+		if o.IfNoneMatch != "" && o.IfNoneMatch == o.Rev {
+			return fmt.Errorf("%w: %s/%s revision %s", engine.ErrNotModified, db, id, o.Rev)
 		}
 		out = bytes.Clone(v)
 		return nil

@@ -184,7 +184,7 @@ func mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, s := range []error{engine.ErrNotFound, engine.ErrConflict, engine.ErrUnavailable, engine.ErrBadRequest} {
+	for _, s := range []error{engine.ErrNotFound, engine.ErrConflict, engine.ErrUnavailable, engine.ErrBadRequest, engine.ErrNotModified} {
 		if errors.Is(err, s) {
 			return err
 		}

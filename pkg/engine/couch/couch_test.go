@@ -57,7 +57,8 @@ func TestContract(t *testing.T) {
 	}
 }
 
-// deviations are pouchdb-server's (the fallback); none for CouchDB.
+// deviations are pouchdb-server's (the fallback); none for CouchDB, which
+// keeps compressible attachments gzipped.
 func deviations(t *testing.T, u string) enginetest.Deviations {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -75,5 +76,5 @@ func deviations(t *testing.T, u string) enginetest.Deviations {
 	if strings.Contains(strings.ToLower(vendor), "pouchdb") {
 		return enginetest.Deviations{CodePointCollation: true, SlashlessAllDBs: true}
 	}
-	return enginetest.Deviations{}
+	return enginetest.Deviations{GzipsAttachments: true}
 }

@@ -11,24 +11,58 @@ import (
 	"strconv"
 	"strings"
 
-	kivik "github.com/go-kivik/kivik/v4"
 	"github.com/go-kivik/kivik/v4/couchdb/chttp"
 
 	"github.com/portreqd/portreqd/pkg/engine"
 )
 
-// Get reads id of db as CouchDB answers it.
+// Get reads id of db as CouchDB answers it (GET /db/id, JSON only).
+// o.IfNoneMatch goes as If-None-Match: "<rev>", which CouchDB answers with
+// 304 and no body. pouchdb-server ignores it (Express compares the header
+// with an ETag of its own, a hash of the body) and CouchDB sends no ETag
+// with some answers (conflicts=true on a conflicted document), so a full
+// answer's _rev is compared too: the result is the same on every server,
+// only the saving of the body is CouchDB's.
 func (e *Engine) Get(ctx context.Context, db, id string, o engine.GetOptions) ([]byte, error) {
-	var opts []kivik.Option
+	if id == "" {
+		return nil, fmt.Errorf("%w: document id required", engine.ErrBadRequest)
+	}
+	q := url.Values{}
 	if o.Rev != "" {
-		opts = append(opts, kivik.Rev(o.Rev))
+		q.Set("rev", o.Rev)
 	}
 	if o.Conflicts {
-		opts = append(opts, kivik.Param("conflicts", true))
+		q.Set("conflicts", "true")
 	}
-	var raw json.RawMessage
-	if err := e.client.DB(db).Get(ctx, id, opts...).ScanDoc(&raw); err != nil {
+	if o.AttEncodingInfo {
+		q.Set("att_encoding_info", "true")
+	}
+	resp, err := e.raw.DoReq(ctx, http.MethodGet, docPath(db, id), &chttp.Options{
+		Query:       q,
+		Accept:      "application/json",
+		IfNoneMatch: o.IfNoneMatch,
+	})
+	if err != nil {
 		return nil, mapErr(err)
+	}
+	defer chttp.CloseBody(resp.Body)
+	if resp.StatusCode == http.StatusNotModified {
+		return nil, fmt.Errorf("%w: %s/%s is at %s", engine.ErrNotModified, db, id, o.IfNoneMatch)
+	}
+	if err := chttp.ResponseError(resp); err != nil {
+		return nil, mapErr(err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("%w: %s/%s: the answer is not JSON", engine.ErrUnavailable, db, id)
+	}
+	if o.IfNoneMatch != "" {
+		if h, err := headOf(raw); err == nil && h.Rev == o.IfNoneMatch {
+			return nil, fmt.Errorf("%w: %s/%s is at %s", engine.ErrNotModified, db, id, o.IfNoneMatch)
+		}
 	}
 	return raw, nil
 }

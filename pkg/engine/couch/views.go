@@ -58,6 +58,9 @@ func queryOpts(q engine.Query, view bool) []kivik.Option {
 	}
 	if q.IncludeDocs {
 		p["include_docs"] = true
+		if q.AttEncodingInfo {
+			p["att_encoding_info"] = true
+		}
 	}
 	if view {
 		if q.Reduce {

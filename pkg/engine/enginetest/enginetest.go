@@ -7,6 +7,8 @@ package enginetest
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +33,12 @@ type Open func(t *testing.T) (engine.Engine, string)
 type Deviations struct {
 	CodePointCollation bool
 	SlashlessAllDBs    bool
+	// GzipsAttachments is not a deviation but Apache CouchDB's own
+	// behaviour, which pouchdb-server and the embedded engine do not share:
+	// compressible attachments (text/plain among them) are kept gzipped.
+	// The suite then requires att_encoding_info to say so. Without it, an
+	// engine may still compress, as long as it says so.
+	GzipsAttachments bool
 }
 
 // Run runs every case of the contract, each on fresh databases.
@@ -50,6 +58,8 @@ func RunWith(t *testing.T, open Open, dev Deviations) {
 		{"Bulk", bulk},
 		{"AllDocs", allDocs},
 		{"Attachments", attachments},
+		{"AttachmentEncoding", attachmentEncoding},
+		{"ConditionalGet", conditionalGet},
 		{"Views", views},
 		{"Changes", changes},
 		{"OddIDs", oddIDs},
@@ -342,6 +352,140 @@ func attachments(t *testing.T, e engine.Engine, db string) {
 	wantErr(t, "attachment after an update without it", err, engine.ErrNotFound)
 	_, err = e.GetAttachment(c, db, "missing", "x")
 	wantErr(t, "attachment of a missing document", err, engine.ErrNotFound)
+}
+
+// attachmentEncoding: a stub read with AttEncodingInfo tells whether its
+// digest is the MD5 of the bytes (no "encoding") or of a compressed form
+// ("encoding":"gzip", with "encoded_length"), on Get and on the documents
+// of AllDocs and Query; "length" is always the byte count.
+func attachmentEncoding(t *testing.T, e engine.Engine, db string) {
+	c := ctx(t)
+	body := bytes.Repeat([]byte("port request 1202 note, "), 427)[:10240] // compressible
+	sum := md5.Sum(body)
+	md5Digest := "md5-" + base64.StdEncoding.EncodeToString(sum[:])
+	rev := mustPut(t, e, db, "doc", `{"v":1}`)
+	rev, err := e.PutAttachment(c, db, "doc", rev, "notes.txt", "text/plain", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("PutAttachment: %v", err)
+	}
+	if _, err := e.Put(c, db, "_design/t", []byte(`{"views":{"all":{"map":"function(doc){ emit(doc._id, null); }"}}}`)); err != nil {
+		t.Fatalf("design document: %v", err)
+	}
+	stubOf := func(what string, raw []byte) map[string]any {
+		t.Helper()
+		m := doc(t, raw)
+		atts, _ := m["_attachments"].(map[string]any)
+		stub, _ := atts["notes.txt"].(map[string]any)
+		if stub == nil || m["_rev"] != rev {
+			t.Fatalf("%s: %s, want revision %s with a stub of notes.txt", what, raw, rev)
+		}
+		return stub
+	}
+	plain, err := e.Get(c, db, "doc", engine.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stub := stubOf("Get", plain)
+	if stub["length"] != float64(len(body)) {
+		t.Errorf("Get: stub %v, want length %d (the byte count)", stub, len(body))
+	}
+	// An engine that keeps the bytes as they came reports their MD5; one
+	// that compresses must say so when asked.
+	compressed := stub["digest"] != md5Digest || deviations.GzipsAttachments
+	check := func(what string, raw []byte) {
+		t.Helper()
+		stub := stubOf(what, raw)
+		if stub["length"] != float64(len(body)) {
+			t.Errorf("%s: stub %v, want length %d (the byte count)", what, stub, len(body))
+		}
+		enc, _ := stub["encoding"].(string)
+		switch {
+		case enc == "" && stub["digest"] != md5Digest:
+			t.Errorf("%s: stub %v without an encoding, want digest %s (the MD5 of the bytes)", what, stub, md5Digest)
+		case enc == "" && compressed:
+			t.Errorf("%s: stub %v, want \"encoding\":\"gzip\": the engine keeps text/plain compressed", what, stub)
+		case enc != "" && (enc != "gzip" || stub["encoded_length"] == nil):
+			t.Errorf("%s: stub %v, want encoding gzip with an encoded_length", what, stub)
+		}
+	}
+	raw, err := e.Get(c, db, "doc", engine.GetOptions{AttEncodingInfo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("Get with AttEncodingInfo", raw)
+	n := 0
+	row := func(what string) func(engine.Row) error {
+		return func(r engine.Row) error {
+			if r.ID == "doc" {
+				n++
+				check(what, r.Doc)
+			}
+			return nil
+		}
+	}
+	q := engine.Query{Keys: [][]byte{[]byte(`"doc"`)}, IncludeDocs: true, AttEncodingInfo: true}
+	if err := e.AllDocs(c, db, q, row("AllDocs by keys")); err != nil || n != 1 {
+		t.Errorf("AllDocs by keys: %d rows of doc, %v", n, err)
+	}
+	n = 0
+	q = engine.Query{StartKey: []byte(`"doc"`), EndKey: []byte(`"doc"`), IncludeDocs: true, AttEncodingInfo: true}
+	if err := e.AllDocs(c, db, q, row("AllDocs by range")); err != nil || n != 1 {
+		t.Errorf("AllDocs by range: %d rows of doc, %v", n, err)
+	}
+	n = 0
+	q = engine.Query{Key: []byte(`"doc"`), IncludeDocs: true, AttEncodingInfo: true}
+	if err := e.Query(c, db, "t", "all", q, row("Query")); err != nil || n != 1 {
+		t.Errorf("Query: %d rows of doc, %v", n, err)
+	}
+	// The bytes are the bytes put, whatever the engine keeps.
+	att, err := e.GetAttachment(c, db, "doc", "notes.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(att.Body)
+	att.Body.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Errorf("GetAttachment: %d bytes (%v), want the %d put", len(got), err, len(body))
+	}
+}
+
+// conditionalGet: Get with IfNoneMatch at the revision it would return
+// answers ErrNotModified and no body; at any other, the document.
+func conditionalGet(t *testing.T, e engine.Engine, db string) {
+	c := ctx(t)
+	rev1 := mustPut(t, e, db, "doc", `{"v":1}`)
+	rev2 := mustPut(t, e, db, "doc", fmt.Sprintf(`{"_rev":%q,"v":2}`, rev1))
+	for _, o := range []engine.GetOptions{
+		{IfNoneMatch: rev2},
+		{IfNoneMatch: rev2, AttEncodingInfo: true},
+		{IfNoneMatch: rev2, Conflicts: true},
+		{IfNoneMatch: rev1, Rev: rev1},
+	} {
+		got, err := e.Get(c, db, "doc", o)
+		if !errors.Is(err, engine.ErrNotModified) || got != nil {
+			t.Errorf("Get %+v = %s, %v; want no body and ErrNotModified", o, got, err)
+		}
+		if errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("Get %+v: %v is also not found", o, err)
+		}
+	}
+	for _, o := range []engine.GetOptions{{IfNoneMatch: rev1}, {IfNoneMatch: "9-0123456789abcdef0123456789abcdef"}} {
+		got, err := e.Get(c, db, "doc", o)
+		if err != nil || doc(t, got)["_rev"] != rev2 || doc(t, got)["v"] != 2.0 {
+			t.Errorf("Get %+v = %s, %v; want the document at %s", o, got, err, rev2)
+		}
+	}
+	if got, err := e.Get(c, db, "doc", engine.GetOptions{Rev: rev1, IfNoneMatch: rev2}); err != nil || doc(t, got)["v"] != 1.0 {
+		t.Errorf("Get at %s unless %s = %s, %v; want the old revision", rev1, rev2, got, err)
+	}
+	_, err := e.Get(c, db, "missing", engine.GetOptions{IfNoneMatch: rev2})
+	wantErr(t, "Get of a missing id with IfNoneMatch", err, engine.ErrNotFound)
+	del, err := e.Delete(c, db, "doc", rev2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Get(c, db, "doc", engine.GetOptions{IfNoneMatch: del})
+	wantErr(t, "Get of a deleted document with IfNoneMatch at its deletion", err, engine.ErrNotFound)
 }
 
 // viewsDesign has a view over typed documents, keyed as Kazoo keys its
