@@ -44,6 +44,17 @@ type RequestStore interface {
 	DeleteAttachment(ctx context.Context, id, rev, name string) (string, error)
 }
 
+// RequestDocRevReader is a RequestStore that can answer a read of a port
+// request the caller already holds at a known revision with "unchanged",
+// without sending the document again (CouchDB: If-None-Match, 304). The
+// revision is checked by the store on every read, so the caller's copy is
+// never stale, whichever replica wrote the document.
+type RequestDocRevReader interface {
+	// GetRequestDocUnlessRev is GetRequestDoc, except that it returns
+	// unchanged (and no document) when the current revision of id is rev.
+	GetRequestDocUnlessRev(ctx context.Context, id, rev string) (doc []byte, unchanged bool, err error)
+}
+
 // NumberHolder is an active request carrying a number.
 type NumberHolder struct {
 	RequestID string

@@ -1,0 +1,177 @@
+package kazoo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+
+	"go.uber.org/zap"
+
+	"github.com/portreqd/portreqd/pkg/engine"
+	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/views"
+)
+
+// Open creates the databases portreqd needs on eng and installs the design
+// documents from package views. It is idempotent and safe to run from
+// several replicas at once. On success the Store owns eng (Close closes
+// it); on failure the caller still does.
+func Open(ctx context.Context, eng engine.Engine, o Options) (*Store, error) {
+	log := o.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Store{eng: eng, log: log, prefix: o.Prefix}
+	// Every failure is the datastore being unavailable, as for couchstore:
+	// the operator's problem, never the client's.
+	fail := func(what string, err error) error {
+		return porting.Wrap(porting.KindUnavailable, "datastore unavailable: "+what, err)
+	}
+	if err := eng.Ping(ctx); err != nil {
+		return nil, fail("no answer", err)
+	}
+	docs, err := views.All()
+	if err != nil {
+		return nil, porting.Wrap(porting.KindInternal, "design documents", err)
+	}
+	for _, name := range databases(docs) {
+		if err := s.ensureDB(ctx, name); err != nil {
+			return nil, fail("database "+s.db(name), err)
+		}
+	}
+	for _, d := range docs {
+		if err := s.installDesign(ctx, d); err != nil {
+			return nil, fail("design document "+s.db(d.DB)+"/"+d.ID, err)
+		}
+	}
+	fields := []zap.Field{zap.String("prefix", o.Prefix)}
+	if v, ok := eng.(versioner); ok {
+		if vendor, version, err := v.Version(ctx); err == nil {
+			fields = append(fields, zap.String("vendor", vendor), zap.String("version", version))
+		}
+	}
+	log.Info("kazoo store open", fields...)
+	return s, nil
+}
+
+// versioner is an engine that can say what server it runs on (couch).
+type versioner interface {
+	Version(ctx context.Context) (vendor, version string, err error)
+}
+
+// databases lists the databases Open ensures: Kazoo's global ones plus every
+// target of a design document.
+func databases(docs []views.DesignDoc) []string {
+	names := []string{dbAccounts, dbPortRequests, dbClaims}
+	for _, d := range docs {
+		if !contains(names, d.DB) {
+			names = append(names, d.DB)
+		}
+	}
+	return names
+}
+
+// ensureDB creates a database unless it exists. It looks first so that a
+// user who is a member but no server admin can run portreqd on databases
+// an admin created.
+func (s *Store) ensureDB(ctx context.Context, name string) error {
+	exists, err := s.eng.DBExists(ctx, s.db(name))
+	if err != nil {
+		return err
+	}
+	if !exists {
+		if err := s.eng.CreateDB(ctx, s.db(name)); err != nil {
+			return err
+		}
+		s.log.Info("database created", zap.String("db", s.db(name)))
+	}
+	s.known.Store(name, true)
+	return nil
+}
+
+// designRetries bounds the read-compare-write loop of installDesign when
+// other replicas install the same document at the same time.
+const designRetries = 5
+
+// installDesign puts d into its database unless the stored copy already has
+// the same content. Rewriting an unchanged design document would make the
+// engine rebuild every view index of the database, so the comparison
+// ignores _rev and member order.
+func (s *Store) installDesign(ctx context.Context, d views.DesignDoc) error {
+	want, err := canonical(d.Doc)
+	if err != nil {
+		return err
+	}
+	var lastErr error
+	for range designRetries {
+		rev := ""
+		raw, err := s.eng.Get(ctx, s.db(d.DB), d.ID, engine.GetOptions{})
+		switch {
+		case isNotFound(err):
+		case err != nil:
+			return err
+		default:
+			var stored map[string]any
+			if err := json.Unmarshal(raw, &stored); err != nil {
+				return err
+			}
+			rev, _ = stored["_rev"].(string)
+			have, err := canonical(stored)
+			if err != nil {
+				return err
+			}
+			if bytes.Equal(have, want) {
+				return nil
+			}
+		}
+		doc := make(map[string]any, len(d.Doc)+1)
+		for k, v := range d.Doc {
+			doc[k] = v
+		}
+		if rev != "" {
+			doc["_rev"] = rev
+		}
+		body, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		newRev, err := s.eng.Put(ctx, s.db(d.DB), d.ID, body)
+		if errors.Is(err, engine.ErrConflict) {
+			lastErr = err // another replica won; compare with its copy
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		action := "installed"
+		if rev != "" {
+			action = "updated"
+		}
+		s.log.Info("design document "+action, zap.String("db", s.db(d.DB)),
+			zap.String("id", d.ID), zap.String("rev", newRev))
+		return nil
+	}
+	return lastErr
+}
+
+// canonical is doc as JSON without _rev, members sorted (encoding/json
+// sorts map keys), so that equal content compares equal byte for byte.
+func canonical(doc map[string]any) ([]byte, error) {
+	c := make(map[string]any, len(doc))
+	for k, v := range doc {
+		if k != "_rev" {
+			c[k] = v
+		}
+	}
+	return json.Marshal(c)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

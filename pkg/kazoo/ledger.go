@@ -1,0 +1,34 @@
+package kazoo
+
+import (
+	"context"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// CreateTransaction stores t in its account's monthly database (Kazoo's
+// account/xx/xx/xxxx-YYYYMM, created on first use as Kazoo does at the
+// turn of a month). The fixed id makes a retried completion charge only
+// once: the second write is KindConflict. It sets t.Rev.
+func (s *Store) CreateTransaction(ctx context.Context, t *porting.Transaction) error {
+	if t.ID == "" || t.DB == "" {
+		return porting.E(porting.KindInternal, "kazoo: transaction without id or database")
+	}
+	doc := *t
+	doc.Rev = ""
+	body, err := encode(doc, "transaction")
+	if err != nil {
+		return err
+	}
+	rev, err := s.createDoc(ctx, t.DB, t.ID, body)
+	if err != nil {
+		return err
+	}
+	t.Rev = rev
+	return nil
+}
+
+// DeleteTransaction removes t at t.Rev from its monthly database.
+func (s *Store) DeleteTransaction(ctx context.Context, t *porting.Transaction) error {
+	return s.deleteDoc(ctx, t.DB, t.ID, t.Rev)
+}

@@ -1,0 +1,29 @@
+package kazoo
+
+// viewRef names a view this package queries. Every view lives in
+// views/*.json (package views installs them); keeping the names here, in
+// one list, lets a test prove that each one exists there.
+type viewRef struct {
+	DB, Design, View string
+}
+
+// The views this package queries.
+var (
+	viewAccountByAPIKey    = viewRef{dbAccounts, "accounts", "listing_by_api"}
+	viewAccountChildren    = viewRef{dbAccounts, "accounts", "listing_by_children"}
+	viewAccountDescendants = viewRef{dbAccounts, "accounts", "listing_by_descendants"}
+	viewAccountSuperDuper  = viewRef{dbAccounts, "accounts", "listing_by_superduper_admin"}
+
+	viewRequestsByState           = viewRef{dbPortRequests, "port_requests", "listing_by_state"}
+	viewRequestsByDescendantState = viewRef{dbPortRequests, "port_requests", "listing_by_descendant_state"}
+	viewRequestsByNumber          = viewRef{dbPortRequests, "port_requests", "listing_by_number"}
+	viewPortInNumbers             = viewRef{dbPortRequests, "port_requests", "all_port_in_numbers"}
+	viewActivePortInNumbers       = viewRef{dbPortRequests, "port_requests", "port_in_numbers"}
+)
+
+// viewsUsed lists every view above.
+var viewsUsed = []viewRef{
+	viewAccountByAPIKey, viewAccountChildren, viewAccountDescendants, viewAccountSuperDuper,
+	viewRequestsByState, viewRequestsByDescendantState, viewRequestsByNumber, viewPortInNumbers,
+	viewActivePortInNumbers,
+}
