@@ -3,7 +3,6 @@ package couchstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -64,8 +63,9 @@ func (s *Store) putAttachment(ctx context.Context, db, id, rev, name, contentTyp
 		// again and uploads again, as after a conflict.
 		return "", porting.Wrap(porting.KindConflict, "datastore conflict", err)
 	}
-	if err != nil && kivik.HTTPStatus(err) == 0 && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
-		// No answer read: CouchDB may have refused the upload (409 at a
+	if err != nil && kivik.HTTPStatus(err) == http.StatusBadGateway && ctx.Err() == nil {
+		// No answer read (kivik's 502 for a transport error; CouchDB never
+		// sends one): CouchDB may have refused the upload (409 at a
 		// stale revision) and closed the connection while the body was
 		// still going out, which the client sees as "broken pipe" (seen
 		// under load). If the document has moved on, that was the

@@ -43,8 +43,9 @@ func (e *Engine) PutAttachment(ctx context.Context, db, id, rev, name, contentTy
 			// couch_att:flush_data; nothing was written.
 			return fmt.Errorf("%w: %v", engine.ErrConflict, err)
 		}
-		if err != nil && kivik.HTTPStatus(err) == 0 && ctx.Err() == nil {
-			// No answer read: CouchDB may have refused the upload (409 at
+		if err != nil && kivik.HTTPStatus(err) == http.StatusBadGateway && ctx.Err() == nil {
+			// No answer read (kivik's 502 for a transport error; CouchDB never
+			// sends one): CouchDB may have refused the upload (409 at
 			// a stale revision) and closed the connection while the body
 			// was still going out, which the client sees as "broken pipe"
 			// (seen under load). If the document has moved on, that was
