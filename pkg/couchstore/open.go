@@ -53,11 +53,14 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fail("bad URL", err)
 	}
-	raw, err := chttp.New(hc, o.URL, couchdb.OptionUserAgent("portreqd"))
+	raw, err := chttp.New(hc, o.URL, options{
+		couchdb.OptionNoRequestCompression(), // as above; it also spares a URL parse per request
+		couchdb.OptionUserAgent("portreqd"),
+	})
 	if err != nil {
 		return nil, fail("bad URL", err)
 	}
-	s := &Store{client: client, raw: raw, transport: tr, log: log, prefix: o.Prefix}
+	s := &Store{client: client, raw: raw, transport: tr, log: log, prefix: o.Prefix, docBase: serverBase(o.URL)}
 	s.accounts = s.db(dbAccounts)
 	s.requests = s.db(dbPortRequests)
 	s.claims = s.db(dbClaims)
@@ -101,6 +104,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		zap.String("prefix", o.Prefix), zap.Int("shard_copies", s.writeN))
 	ok = true
 	return s, nil
+}
+
+// options applies several kivik options where one is expected (chttp.New).
+type options []kivik.Option
+
+func (o options) Apply(target any) {
+	for _, opt := range o {
+		opt.Apply(target)
+	}
 }
 
 // databases lists the databases Open ensures: Kazoo's global ones plus every

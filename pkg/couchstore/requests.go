@@ -3,6 +3,7 @@ package couchstore
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"strings"
 
 	kivik "github.com/go-kivik/kivik/v4"
@@ -68,8 +69,8 @@ func (s *Store) GetRequestDoc(ctx context.Context, id string) ([]byte, error) {
 	if id == "" || strings.HasPrefix(id, "_") {
 		return nil, porting.NotFound(id)
 	}
-	var raw json.RawMessage
-	if err := s.requests.Get(ctx, id).ScanDoc(&raw); err != nil {
+	raw, _, err := s.readDoc(ctx, dbPortRequests, id, "")
+	if err != nil {
 		return nil, storeErr(err, id)
 	}
 	return raw, nil
@@ -78,29 +79,36 @@ func (s *Store) GetRequestDoc(ctx context.Context, id string) ([]byte, error) {
 // RequestsByNumber lists the undeleted requests carrying number e164, in
 // document id order.
 func (s *Store) RequestsByNumber(ctx context.Context, e164 string) ([]*porting.Request, error) {
-	v := viewRequestsByNumber
-	rs := s.db(v.DB).Query(ctx, v.Design, v.View, kivik.Params(map[string]any{
-		"key": e164, "include_docs": true,
-	}))
-	defer rs.Close()
 	out := []*porting.Request{}
 	seen := map[string]bool{}
-	for rs.Next() {
-		var raw json.RawMessage
-		if err := rs.ScanDoc(&raw); err != nil {
-			return nil, storeErr(err, "")
-		}
-		r, err := porting.DecodeRequest(raw)
+	err := s.VisitRequestDocsByNumber(ctx, e164, func(_, doc []byte) error {
+		r, err := porting.DecodeRequest(doc)
 		if err != nil || r == nil || r.Deleted || seen[r.ID] {
-			continue // a document Kazoo or a person broke must not fail the check
+			return nil // a document Kazoo or a person broke must not fail the check
 		}
 		seen[r.ID] = true
 		out = append(out, r)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, storeErr(err, "")
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// VisitRequestDocsByNumber calls fn with each document the by-number view
+// holds for e164, as stored. It reads the view through queryRows: kivik's
+// row iterator decoded each document several times and closed the answer
+// before its end, which cost a new connection to CouchDB per call.
+func (s *Store) VisitRequestDocsByNumber(ctx context.Context, e164 string, fn func(id, doc []byte) error) error {
+	params := url.Values{"key": {string(mustJSON(e164))}, "include_docs": {"true"}}
+	err := s.queryRows(ctx, viewRequestsByNumber, params, func(id string, _, doc []byte) error {
+		if doc == nil {
+			return nil // the document vanished since the index saw it
+		}
+		return fn([]byte(id), doc)
+	})
+	return storeErr(err, "")
 }
 
 // ActiveHolders asks the port_in_numbers view for every number at once.

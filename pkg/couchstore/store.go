@@ -60,6 +60,9 @@ type Store struct {
 	// writeN is the w of every write: the number of shard copies on a
 	// cluster, so that an acknowledged write is on all of them (quorum.go).
 	writeN int
+	// docBase is the server's URL without credentials, for document reads
+	// built without chttp (docread.go).
+	docBase string
 }
 
 var _ porting.Store = (*Store)(nil)

@@ -8,9 +8,11 @@ import (
 // docCache keeps port requests decoded from their stored bytes, with their
 // views encoded, for the read paths (GET one, listings). An entry is used
 // only for a document byte for byte equal to the one it was decoded from,
-// so it can never be stale, whichever replica or process wrote the
-// document, and nothing needs invalidating: a changed document is a miss,
-// and its entry is replaced.
+// or, where the store checks revisions (RequestDocRevReader: CouchDB's
+// If-None-Match), once the store has confirmed that the entry's revision is
+// the current one. So it can never be stale, whichever replica or process
+// wrote the document, and nothing needs invalidating: a changed document is
+// a miss, and its entry is replaced.
 //
 // Entries are shared between callers and never modified: only read paths
 // use them. Writes decode their own copy from the store.
@@ -52,6 +54,18 @@ func (c *docCache) known(id, rev []byte) *cachedDoc {
 	e, ok := c.entries[string(id)]
 	c.mu.Unlock()
 	if !ok || e.req == nil || e.req.Rev != string(rev) {
+		return nil
+	}
+	return e
+}
+
+// latest returns the entry cached for port request id, whatever its
+// revision (the caller checks that revision with the store); nil if none.
+func (c *docCache) latest(id string) *cachedDoc {
+	c.mu.Lock()
+	e := c.entries[id]
+	c.mu.Unlock()
+	if e == nil || e.req == nil || e.req.Rev == "" {
 		return nil
 	}
 	return e

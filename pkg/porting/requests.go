@@ -47,11 +47,7 @@ func (s *Service) GetRequestView(ctx context.Context, actor *Account, accountID,
 	if !IsID(id) {
 		return Row{}, "", NotFound(id)
 	}
-	raw, err := s.store.GetRequestDoc(ctx, id)
-	if err != nil {
-		return Row{}, "", err
-	}
-	e, err := s.docs.get([]byte(id), raw, true)
+	e, err := s.readRequestDoc(ctx, id)
 	if err != nil {
 		return Row{}, "", err
 	}
@@ -60,6 +56,31 @@ func (s *Service) GetRequestView(ctx context.Context, actor *Account, accountID,
 	}
 	row, err := s.viewRow(ctx, e.req, e.view)
 	return row, e.req.Rev, err
+}
+
+// readRequestDoc reads request id through the document cache. When the
+// cache holds the request and the store can check a revision, the store
+// only confirms that the cached revision is still the current one (no
+// document is sent again); otherwise the document is read and decoded
+// through the cache.
+func (s *Service) readRequestDoc(ctx context.Context, id string) (*cachedDoc, error) {
+	if rr, ok := s.store.(RequestDocRevReader); ok {
+		if old := s.docs.latest(id); old != nil {
+			raw, unchanged, err := rr.GetRequestDocUnlessRev(ctx, id, old.req.Rev)
+			if err != nil {
+				return nil, err
+			}
+			if unchanged {
+				return old, nil
+			}
+			return s.docs.get([]byte(id), raw, true)
+		}
+	}
+	raw, err := s.store.GetRequestDoc(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.docs.get([]byte(id), raw, true)
 }
 
 // readOnly is the _read_only block of requests of account accountID. It

@@ -55,6 +55,17 @@ type RequestDocRevReader interface {
 	GetRequestDocUnlessRev(ctx context.Context, id, rev string) (doc []byte, unchanged bool, err error)
 }
 
+// RequestDocsByNumber is a RequestStore that hands out the stored
+// documents of the requests carrying a number, so that the service decodes
+// them through its document cache (by_number lookups of the same requests
+// then skip decoding and encoding them again).
+type RequestDocsByNumber interface {
+	// VisitRequestDocsByNumber calls fn with the id and the document as
+	// stored of each request carrying e164, deleted ones included, in
+	// document id order. doc is valid only during the call.
+	VisitRequestDocsByNumber(ctx context.Context, e164 string, fn func(id, doc []byte) error) error
+}
+
 // NumberHolder is an active request carrying a number.
 type NumberHolder struct {
 	RequestID string
