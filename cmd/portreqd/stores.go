@@ -7,8 +7,10 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/portreqd/portreqd/pkg/boltstore"
-	"github.com/portreqd/portreqd/pkg/couchstore"
+	"github.com/portreqd/portreqd/pkg/engine"
+	"github.com/portreqd/portreqd/pkg/engine/bolt"
+	"github.com/portreqd/portreqd/pkg/engine/couch"
+	"github.com/portreqd/portreqd/pkg/kazoo"
 	"github.com/portreqd/portreqd/pkg/porting"
 )
 
@@ -23,19 +25,39 @@ func isCouchURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
-// openStore opens CouchDB at a URL (database names prefixed with prefix) or
-// the embedded store in a directory.
+// openStore opens Kazoo's databases on CouchDB at a URL (database names
+// prefixed with prefix) or on the embedded engine in a directory.
 func openStore(ctx context.Context, where, prefix string, log *zap.Logger) (store, string, error) {
+	var (
+		eng  engine.Engine
+		desc string
+		err  error
+	)
 	if isCouchURL(where) {
-		s, err := couchstore.Open(ctx, couchstore.Options{URL: where, Prefix: prefix, Logger: log})
+		desc = "couchdb " + couch.MaskURL(where)
+		eng, err = couch.Open(ctx, couch.Options{URL: where, Logger: log, LeaseDB: prefix + "portreqd_leases"})
 		if err != nil {
-			return nil, "", fmt.Errorf("open CouchDB %s: %w", couchstore.MaskURL(where), err)
+			return nil, "", fmt.Errorf("open CouchDB %s: %w", couch.MaskURL(where), err)
 		}
-		return s, "couchdb " + couchstore.MaskURL(where), nil
+	} else {
+		desc = "embedded " + where
+		if eng, err = openEmbedded(where, log); err != nil {
+			return nil, "", err
+		}
 	}
-	s, err := boltstore.Open(where, boltstore.Options{Logger: log})
+	s, err := kazoo.Open(ctx, eng, kazoo.Options{Prefix: prefix, Logger: log})
 	if err != nil {
+		_ = eng.Close()
 		return nil, "", err
 	}
-	return s, "embedded " + where, nil
+	return s, desc, nil
+}
+
+// openEmbedded opens the engine file of data directory dir.
+func openEmbedded(dir string, log *zap.Logger) (engine.Engine, error) {
+	eng, err := bolt.OpenDir(dir, bolt.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open data directory %s: %w", dir, err)
+	}
+	return eng, nil
 }

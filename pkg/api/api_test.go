@@ -19,14 +19,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/portreqd/portreqd/pkg/api"
-	"github.com/portreqd/portreqd/pkg/couchstore"
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
-	"github.com/portreqd/portreqd/test/couchdbtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// fixture is a real API over a real listener and a real CouchDB.
+// fixture is a real API over a real listener and the Kazoo store on the
+// embedded engine (the same Kazoo layer runs on CouchDB: pkg/kazoo, test/e2e).
 type fixture struct {
 	srv      *httptest.Server
 	svc      *porting.Service
@@ -39,13 +39,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	prefix := couchdbtest.Prefix() + strings.ToLower(t.Name()) + "_"
-	store, err := couchstore.Open(ctx, couchstore.Options{URL: couchdbtest.URL(t), Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	svc := porting.NewService(porting.Config{Store: store})
+	svc := porting.NewService(porting.Config{Store: kazootest.Embedded(t)})
 	master, _, err := svc.Bootstrap(ctx, "golden-master-key")
 	if err != nil {
 		t.Fatal(err)

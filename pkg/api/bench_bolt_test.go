@@ -9,19 +9,14 @@ import (
 	"time"
 
 	"github.com/portreqd/portreqd/pkg/api"
-	"github.com/portreqd/portreqd/pkg/boltstore"
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
 )
 
 // BenchmarkCompletedPageEmbedded is BenchmarkCompletedPage on the embedded
 // store, with requests shaped like the load tool's (10 numbers, a bill).
 func BenchmarkCompletedPageEmbedded(b *testing.B) {
-	store, err := boltstore.Open(b.TempDir(), boltstore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
-	svc := porting.NewService(porting.Config{Store: store})
+	svc := porting.NewService(porting.Config{Store: kazootest.Embedded(b)})
 	ctx := context.Background()
 	master, _, err := svc.Bootstrap(ctx, "bench-key")
 	if err != nil {

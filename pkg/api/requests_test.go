@@ -7,22 +7,15 @@ import (
 	"time"
 
 	"github.com/portreqd/portreqd/pkg/api"
-	"github.com/portreqd/portreqd/pkg/couchstore"
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
-	"github.com/portreqd/portreqd/test/couchdbtest"
 )
 
 // newChargingFixture is newFixture with an activation charge of 10.
 func newChargingFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	prefix := couchdbtest.Prefix() + strings.ToLower(t.Name()) + "_"
-	store, err := couchstore.Open(ctx, couchstore.Options{URL: couchdbtest.URL(t), Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	svc := porting.NewService(porting.Config{Store: store, Rules: porting.Rules{ActivationCharge: 10}})
+	svc := porting.NewService(porting.Config{Store: kazootest.Embedded(t), Rules: porting.Rules{ActivationCharge: 10}})
 	master, _, err := svc.Bootstrap(ctx, "golden-master-key")
 	if err != nil {
 		t.Fatal(err)

@@ -98,12 +98,8 @@ func (s *Store) GetRequestDocUnlessRev(ctx context.Context, id, rev string) ([]b
 func (s *Store) RequestsByNumber(ctx context.Context, e164 string) ([]*porting.Request, error) {
 	out := []*porting.Request{}
 	seen := map[string]bool{}
-	q := engine.Query{Key: mustJSON(e164), IncludeDocs: true}
-	err := s.query(ctx, viewRequestsByNumber, q, func(row engine.Row) error {
-		if row.Doc == nil {
-			return nil // the document vanished since the index saw it
-		}
-		r, err := porting.DecodeRequest(row.Doc)
+	err := s.VisitRequestDocsByNumber(ctx, e164, func(_, doc []byte) error {
+		r, err := porting.DecodeRequest(doc)
 		if err != nil || r == nil || r.Deleted || seen[r.ID] {
 			return nil // a document Kazoo or a person broke must not fail the check
 		}
@@ -115,6 +111,19 @@ func (s *Store) RequestsByNumber(ctx context.Context, e164 string) ([]*porting.R
 		return nil, err
 	}
 	return out, nil
+}
+
+// VisitRequestDocsByNumber calls fn with each document the by-number view
+// holds for e164, as stored (porting.RequestDocsByNumber: the service
+// decodes them through its document cache).
+func (s *Store) VisitRequestDocsByNumber(ctx context.Context, e164 string, fn func(id, doc []byte) error) error {
+	q := engine.Query{Key: mustJSON(e164), IncludeDocs: true}
+	return s.query(ctx, viewRequestsByNumber, q, func(row engine.Row) error {
+		if row.Doc == nil {
+			return nil // the document vanished since the index saw it
+		}
+		return fn([]byte(row.ID), row.Doc)
+	})
 }
 
 // ActiveHolders asks the port_in_numbers view for every number at once.

@@ -54,6 +54,7 @@ var (
 	_ porting.Store               = (*Store)(nil)
 	_ porting.RawStore            = (*Store)(nil)
 	_ porting.RequestDocRevReader = (*Store)(nil)
+	_ porting.RequestDocsByNumber = (*Store)(nil)
 )
 
 // db is the engine's name of Kazoo database name.

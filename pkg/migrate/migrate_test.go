@@ -12,12 +12,11 @@ import (
 	"testing"
 	"time"
 
-	kivik "github.com/go-kivik/kivik/v4"
 	_ "github.com/go-kivik/kivik/v4/couchdb"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/portreqd/portreqd/pkg/boltstore"
-	"github.com/portreqd/portreqd/pkg/couchstore"
+	"github.com/portreqd/portreqd/pkg/kazoo"
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/migrate"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/porting/storetest"
@@ -42,53 +41,20 @@ func newID(t *testing.T) string {
 	return porting.RandomID()
 }
 
-func openBolt(t *testing.T) *boltstore.Store {
+func openBolt(t *testing.T) *kazoo.Store {
 	t.Helper()
-	s, err := boltstore.Open(t.TempDir(), boltstore.Options{})
-	if err != nil {
-		t.Fatalf("boltstore.Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return kazootest.Embedded(t)
 }
 
 var couchSeq atomic.Int64
 
-// openCouch opens couchstore on databases of a prefix of the test's own,
-// destroyed when the test ends (dbs names those created on demand, which
-// pouchdb-server's _all_dbs may not list as they are).
-func openCouch(t *testing.T, dbs *[]string) *couchstore.Store {
+// openCouch opens the Kazoo store on CouchDB, on databases of a prefix of
+// the test's own, destroyed when the test ends (those made on demand too).
+func openCouch(t *testing.T) *kazoo.Store {
 	t.Helper()
 	url := couchdbtest.URL(t)
 	prefix := fmt.Sprintf("%smigrate%d_", couchdbtest.Prefix(), couchSeq.Add(1))
-	s, err := couchstore.Open(ctx(t), couchstore.Options{URL: url, Prefix: prefix})
-	if err != nil {
-		t.Fatalf("couchstore.Open (%s): %v", couchdbtest.Describe(), err)
-	}
-	t.Cleanup(func() {
-		_ = s.Close()
-		c, err := kivik.New("couch", url)
-		if err != nil {
-			t.Logf("kivik.New: %v", err)
-			return
-		}
-		defer c.Close()
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		names := append([]string{}, *dbs...)
-		all, _ := c.AllDBs(cctx)
-		for _, db := range all {
-			if strings.HasPrefix(db, prefix) {
-				names = append(names, strings.TrimPrefix(db, prefix))
-			}
-		}
-		for _, db := range names {
-			if err := c.DestroyDB(cctx, prefix+db); err != nil && kivik.HTTPStatus(err) != 404 {
-				t.Logf("destroy %s: %v", db, err)
-			}
-		}
-	})
-	return s
+	return kazootest.Couch(t, url, prefix)
 }
 
 // filled is what fill stored: the databases holding documents and the
@@ -434,11 +400,9 @@ func TestCopyBoltToBolt(t *testing.T) {
 
 // To CouchDB and back to a new embedded store.
 func TestCopyViaCouchDB(t *testing.T) {
-	var dbs []string
-	couch := openCouch(t, &dbs)
+	couch := openCouch(t)
 	from, back := openBolt(t), openBolt(t)
 	f := fill(t, from, migrate.BatchSize+150)
-	dbs = f.dbs
 	migrateAndCheck(t, f, from, couch)
 
 	rep, err := migrate.Copy(ctx(t), couch, back, nil)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/portreqd/portreqd/pkg/boltstore"
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
 )
 
@@ -16,11 +16,7 @@ import (
 func TestListingsNeverStale(t *testing.T) {
 	for _, cacheBytes := range []int{0, -1} {
 		t.Run(fmt.Sprintf("cache=%d", cacheBytes), func(t *testing.T) {
-			store, err := boltstore.Open(t.TempDir(), boltstore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { store.Close() })
+			store := kazootest.Embedded(t)
 			ctx := context.Background()
 			svc := porting.NewService(porting.Config{Store: store, DocCacheBytes: cacheBytes})
 			master, _, err := svc.Bootstrap(ctx, "key")

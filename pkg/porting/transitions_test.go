@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portreqd/portreqd/pkg/boltstore"
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
 )
 
@@ -27,11 +27,7 @@ type world struct {
 
 func newWorld(t *testing.T, rules porting.Rules) *world {
 	t.Helper()
-	st, err := boltstore.Open(t.TempDir(), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := kazootest.Embedded(t)
 	w := &world{store: st}
 	w.clock.Store(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC).Unix())
 	w.svc = porting.NewService(porting.Config{
@@ -41,6 +37,7 @@ func newWorld(t *testing.T, rules porting.Rules) *world {
 		Rules: rules,
 	})
 	ctx := context.Background()
+	var err error
 	if w.master, _, err = w.svc.Bootstrap(ctx, "master-key"); err != nil {
 		t.Fatal(err)
 	}

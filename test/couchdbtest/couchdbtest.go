@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portreqd/portreqd/pkg/couchstore"
+	"github.com/portreqd/portreqd/pkg/engine/couch"
 )
 
 // startContainer and containerImage are set by the docker-tagged file; nil
@@ -77,7 +77,7 @@ func Prefix() string {
 // Describe says which server the tests use, password masked, for test logs.
 func Describe() string {
 	if u := os.Getenv("COUCHDB_URL"); u != "" {
-		return "COUCHDB_URL " + couchstore.MaskURL(u)
+		return "COUCHDB_URL " + couch.MaskURL(u)
 	}
 	if startContainer != nil {
 		containerMu.Lock()
@@ -85,7 +85,7 @@ func Describe() string {
 		if containerURL == "" {
 			return "testcontainers " + containerImage() + " (not started yet)"
 		}
-		return "testcontainers " + containerDesc + " at " + couchstore.MaskURL(containerURL)
+		return "testcontainers " + containerDesc + " at " + couch.MaskURL(containerURL)
 	}
 	return "no CouchDB (COUCHDB_URL unset, built without -tags docker)"
 }

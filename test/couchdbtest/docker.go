@@ -26,7 +26,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 
-	"github.com/portreqd/portreqd/pkg/couchstore"
+	"github.com/portreqd/portreqd/pkg/engine/couch"
 )
 
 // Environment:
@@ -143,7 +143,7 @@ func start() (string, string, error) {
 	}
 	desc += ", container " + shortID(c.GetContainerID())
 	line := fmt.Sprintf("couchdbtest: %s: CouchDB: testcontainers %s at %s (ready in %s)\n",
-		filepath.Base(os.Args[0]), desc, couchstore.MaskURL(u), time.Since(t0).Round(100*time.Millisecond))
+		filepath.Base(os.Args[0]), desc, couch.MaskURL(u), time.Since(t0).Round(100*time.Millisecond))
 	// go test shows a passing package's output only with -v; a CI script
 	// can collect these lines from PORTREQ_TEST_COUCHDB_REPORT instead.
 	fmt.Fprint(os.Stderr, line)

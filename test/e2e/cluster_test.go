@@ -33,7 +33,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portreqd/portreqd/pkg/couchstore"
+	"github.com/portreqd/portreqd/pkg/engine/couch"
 	"github.com/portreqd/portreqd/test/couchdbtest"
 )
 
@@ -107,7 +107,7 @@ func clusterStart(t *testing.T) *clusterDeployment {
 	}
 	status, m := clusterGetJSON(t, nodes[0], "/_membership")
 	if members, _ := m["cluster_nodes"].([]any); status != http.StatusOK || len(members) < 2 {
-		t.Fatalf("%s is not a cluster: GET /_membership answered %d %v", couchstore.MaskURL(nodes[0]), status, m)
+		t.Fatalf("%s is not a cluster: GET /_membership answered %d %v", couch.MaskURL(nodes[0]), status, m)
 	}
 	d.prefix = couchdbtest.Prefix() + strings.ToLower(t.Name()) + "_"
 	secret := "e2e-cluster-secret-" + t.Name()
@@ -126,7 +126,7 @@ func clusterStart(t *testing.T) *clusterDeployment {
 		if i > 0 && strings.Contains(d.srv[i].logs.String(), `"msg":"created master account"`) {
 			t.Errorf("process %d created a master account of its own although one existed:\n%s", i+1, tail(d.srv[i].logs.String(), 10))
 		}
-		t.Logf("portreqd %d (%s) on CouchDB node %s (%s)", i+1, d.srv[i].URL, d.names[i], couchstore.MaskURL(nodes[i]))
+		t.Logf("portreqd %d (%s) on CouchDB node %s (%s)", i+1, d.srv[i].URL, d.names[i], couch.MaskURL(nodes[i]))
 	}
 	return d
 }
@@ -223,7 +223,7 @@ func clusterNodeName(t *testing.T, nodeURL string) string {
 	status, m := clusterGetJSON(t, nodeURL, "/_node/_local")
 	name, _ := m["name"].(string)
 	if status != http.StatusOK || name == "" {
-		t.Fatalf("GET %s/_node/_local answered %d %v", couchstore.MaskURL(nodeURL), status, m)
+		t.Fatalf("GET %s/_node/_local answered %d %v", couch.MaskURL(nodeURL), status, m)
 	}
 	return name
 }
@@ -239,7 +239,7 @@ func clusterGetJSON(t *testing.T, nodeURL, path string) (int, map[string]any) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s%s: %v", couchstore.MaskURL(nodeURL), path, err)
+		t.Fatalf("GET %s%s: %v", couch.MaskURL(nodeURL), path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)

@@ -16,8 +16,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/portreqd/portreqd/pkg/boltstore"
-	"github.com/portreqd/portreqd/pkg/couchstore"
+	"github.com/portreqd/portreqd/pkg/engine"
+	"github.com/portreqd/portreqd/pkg/engine/bolt"
+	"github.com/portreqd/portreqd/pkg/engine/couch"
+	"github.com/portreqd/portreqd/pkg/kazoo"
 	"github.com/portreqd/portreqd/pkg/porting"
 )
 
@@ -86,8 +88,9 @@ type dataset struct {
 	pdfDigest string
 }
 
-// seedDirectly opens the store (couchstore at the run's prefix, or
-// boltstore in dataDir), writes the data set and closes the store.
+// seedDirectly opens the Kazoo store (on CouchDB at the run's prefix, or
+// on the embedded engine in dataDir), writes the data set and closes the
+// store.
 func seedDirectly(ctx context.Context, cfg *config, c *couchServer, prefix, dataDir, apiKey string, stderr io.Writer) (*seed, error) {
 	var (
 		st      rawTarget
@@ -95,12 +98,16 @@ func seedDirectly(ctx context.Context, cfg *config, c *couchServer, prefix, data
 		workers int
 	)
 	if c != nil {
-		st, err = couchstore.Open(ctx, couchstore.Options{URL: c.raw, Prefix: prefix})
+		st, err = openKazoo(ctx, func() (engine.Engine, error) {
+			return couch.Open(ctx, couch.Options{URL: c.raw, LeaseDB: prefix + "portreqd_leases"})
+		}, prefix)
 		workers = 8 // pouchdb-server is one Node process
 	} else {
 		// The directory is locked while open: it is closed below, before
 		// portreqd starts on it.
-		st, err = boltstore.Open(dataDir, boltstore.Options{})
+		st, err = openKazoo(ctx, func() (engine.Engine, error) {
+			return bolt.OpenDir(dataDir, bolt.Options{})
+		}, prefix)
 		workers = 16
 	}
 	if err != nil {
@@ -111,6 +118,20 @@ func seedDirectly(ctx context.Context, cfg *config, c *couchServer, prefix, data
 		err = cerr
 	}
 	return s, err
+}
+
+// openKazoo opens the Kazoo store on the engine open returns.
+func openKazoo(ctx context.Context, open func() (engine.Engine, error), prefix string) (*kazoo.Store, error) {
+	eng, err := open()
+	if err != nil {
+		return nil, err
+	}
+	s, err := kazoo.Open(ctx, eng, kazoo.Options{Prefix: prefix})
+	if err != nil {
+		_ = eng.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // writeDataset generates the accounts and requests and writes them with

@@ -1,0 +1,23 @@
+package bolt
+
+import "path/filepath"
+
+// FileName is the engine's file in a data directory.
+const FileName = "engine.db"
+
+// legacyFileName is the file of the store portreqd kept before this engine
+// (pkg/boltstore, format 1); OpenDir upgrades it once.
+const legacyFileName = "portreqd.db"
+
+// OpenDir opens the engine file of data directory dir (created when
+// missing), so that portreqd and the tools seeding its directory agree on
+// the file. A directory still holding the previous store's file is
+// upgraded first, once (UpgradeLegacy: logged, the old file kept beside as
+// a backup).
+func OpenDir(dir string, o Options) (*Engine, error) {
+	path := filepath.Join(dir, FileName)
+	if _, err := UpgradeLegacy(filepath.Join(dir, legacyFileName), path, o); err != nil {
+		return nil, err
+	}
+	return Open(path, o)
+}
