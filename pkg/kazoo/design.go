@@ -23,7 +23,7 @@ func Open(ctx context.Context, eng engine.Engine, o Options) (*Store, error) {
 		log = zap.NewNop()
 	}
 	s := &Store{eng: eng, log: log, prefix: o.Prefix}
-	// Every failure is the datastore being unavailable, as for couchstore:
+	// Every failure is the datastore being unavailable, as for any store:
 	// the operator's problem, never the client's.
 	fail := func(what string, err error) error {
 		return porting.Wrap(porting.KindUnavailable, "datastore unavailable: "+what, err)

@@ -70,7 +70,7 @@ const (
 	// labelTest is on every container started here, so that leftovers can be
 	// found: docker ps -a --filter label=portreqd.test=1.
 	labelTest = "portreqd.test"
-	// labelBinary names the test binary (e.g. couchstore.test) that started it.
+	// labelBinary names the test binary (e.g. kazoo.test) that started it.
 	labelBinary = "portreqd.test.binary"
 	// labelRun is PORTREQ_TEST_RUN, when set: a CI run's id.
 	labelRun = "portreqd.test.run"

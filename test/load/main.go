@@ -580,7 +580,7 @@ type couchServer struct {
 	base   string
 	auth   string
 	masked string
-	raw    string // with credentials, only handed to portreqd and couchstore
+	raw    string // with credentials, only handed to portreqd and the Kazoo store seeding it
 }
 
 func newCouch(raw string) (*couchServer, error) {

@@ -259,7 +259,7 @@ func scenarios() (map[string]*scenario, *scenario, map[string]*scenario) {
 				return e.send(e.couch.newRequest(ctx, http.MethodGet, paths[w.rng.IntN(len(paths))], nil))
 			}, nil
 		}},
-		// The query couchstore.ListRequests makes for the first page: the
+		// The query kazoo.Store.ListRequests makes for the first page: the
 		// default window ending now, newest first, one row more than the
 		// page to learn whether a next page exists.
 		"couch_view_page_50": {name: "couch_view_page_50", prepare: func(_ context.Context, e *env, _ int, _ map[string]float64) (op, error) {
@@ -271,7 +271,7 @@ func scenarios() (map[string]*scenario, *scenario, map[string]*scenario) {
 		"couch_view_descendants_submitted": {name: "couch_view_descendants_submitted", prepare: func(_ context.Context, e *env, _ int, _ map[string]float64) (op, error) {
 			return e.couchGet(windowQuery(e, "listing_by_descendant_state", e.seed.master, "submitted", false, 0)), nil
 		}},
-		// couchstore.RequestsByNumber: the view by number, with documents.
+		// kazoo.Store.RequestsByNumber: the view by number, with documents.
 		"couch_view_by_number": {name: "couch_view_by_number", prepare: func(_ context.Context, e *env, _ int, _ map[string]float64) (op, error) {
 			paths := pathsOf(e, func(r seededRequest) string {
 				q := url.Values{}
@@ -324,7 +324,7 @@ func scenarios() (map[string]*scenario, *scenario, map[string]*scenario) {
 	return main, ceiling, baselines
 }
 
-// windowQuery is the view read couchstore.ListRequests makes: for a
+// windowQuery is the view read kazoo.Store.ListRequests makes: for a
 // windowed state the default window (ending now, MaxWindow long) and
 // limit, otherwise every row of the state.
 func windowQuery(e *env, view, account, state string, windowed bool, limit int) string {

@@ -1,6 +1,6 @@
 // Package bolt is the embedded document engine: engine.Engine in one bbolt
 // file, for running portreqd on one machine without CouchDB. It is, with
-// the old boltstore, the only importer of bbolt.
+// its legacy upgrade (legacy.go), the only importer of bbolt.
 //
 // It keeps what CouchDB keeps, in CouchDB's shapes: databases of JSON
 // documents stored as GET /db/id answers them (_id, _rev, attachment stubs,

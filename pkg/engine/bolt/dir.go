@@ -6,7 +6,7 @@ import "path/filepath"
 const FileName = "engine.db"
 
 // legacyFileName is the file of the store portreqd kept before this engine
-// (pkg/boltstore, format 1); OpenDir upgrades it once.
+// (boltstore, format 1, removed when the engines came); OpenDir upgrades it once.
 const legacyFileName = "portreqd.db"
 
 // OpenDir opens the engine file of data directory dir (created when

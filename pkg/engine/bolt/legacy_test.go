@@ -27,8 +27,9 @@ import (
 
 // The upgrade is tested on a file the old store wrote:
 // testdata/legacy-v1.db, made by TestWriteLegacyFixture in pkg/boltstore
-// (which says what it holds). The revisions, bodies and digests below are
-// the ones the old store wrote.
+// (which says what it holds; the package is gone, its last version is in
+// commit e19cd3b). The revisions, bodies and digests below are the ones
+// the old store wrote.
 const (
 	customer = "6b71cb17a3e2c4d1f0a9b8c7d6e50003"
 	ledgerDB = "account/6b/71/cb17a3e2c4d1f0a9b8c7d6e50003-202601"

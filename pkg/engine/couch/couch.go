@@ -204,33 +204,49 @@ func mapErr(err error) error {
 	}
 }
 
-// redact removes the password from an error that quotes the URL.
-func redact(err error, u string) error {
+// redact removes the password of rawURL from err's text: url.Parse
+// errors, for one, quote the whole URL, which url.Parse itself may not
+// be able to take apart.
+func redact(err error, rawURL string) error {
 	if err == nil {
 		return nil
 	}
-	p, err2 := url.Parse(u)
-	if err2 != nil || p.User == nil {
+	msg := err.Error()
+	clean := strings.ReplaceAll(msg, rawURL, MaskURL(rawURL))
+	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			clean = strings.ReplaceAll(clean, pw, "xxxxx")
+		}
+	}
+	if clean == msg {
 		return err
 	}
-	pw, ok := p.User.Password()
-	if !ok || pw == "" {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+	return errors.New(clean)
 }
 
-// MaskURL returns u with the password replaced by "xxxxx", for logs.
+// MaskURL returns u with the password replaced by "xxxxx", for logs. It
+// works on the text, not on url.Parse, so that a URL url.Parse refuses
+// (an unclosed "[", no scheme, which kivik takes as http://) still loses
+// its password.
 func MaskURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
+	start := 0
+	if i := strings.Index(u, "://"); i >= 0 {
+		start = i + 3
+	}
+	rest := u[start:]
+	end := strings.IndexAny(rest, "?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
 		return u
 	}
-	if _, ok := p.User.Password(); !ok {
+	colon := strings.Index(rest[:at], ":")
+	if colon < 0 {
 		return u
 	}
-	p.User = url.UserPassword(p.User.Username(), "xxxxx")
-	return p.String()
+	return u[:start] + rest[:colon+1] + "xxxxx" + rest[at:]
 }
 
 // newTransport keeps many idle connections to the one host (Go's default

@@ -303,19 +303,21 @@ func (e *Engine) Bulk(ctx context.Context, db string, docs [][]byte) ([]engine.R
 	return out, nil
 }
 
-// AllDocs reads _all_docs: by keys (POST) or by range. Rows of missing or
-// deleted keys are left out.
+// AllDocs reads _all_docs (rows.go): by keys (POST) or by range. Rows of
+// missing or deleted keys are left out.
 func (e *Engine) AllDocs(ctx context.Context, db string, q engine.Query, fn func(engine.Row) error) error {
+	if q.Keys != nil && len(q.Keys) == 0 {
+		return nil
+	}
+	if db == "" {
+		return fmt.Errorf("%w: database name required", engine.ErrBadRequest)
+	}
 	if q.Keys != nil {
-		if len(q.Keys) == 0 {
-			return nil
-		}
 		if _, err := e.ensureKnown(ctx, db); err != nil {
 			return err
 		}
 	}
-	rs := e.client.DB(db).AllDocs(ctx, queryOpts(q, false)...)
-	return e.rows(rs, fn)
+	return e.readRows(ctx, "/"+url.PathEscape(db)+"/_all_docs", q, false, fn)
 }
 
 // docPath is /db/id with both escaped as kivik escapes them.

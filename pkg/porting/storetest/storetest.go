@@ -1,6 +1,6 @@
 // Package storetest is the contract of porting.Store as one test suite,
-// run unchanged against every implementation (couchstore on CouchDB,
-// boltstore on a temporary file). Everything the service and the API rely
+// run unchanged against every implementation (pkg/kazoo on the CouchDB
+// engine and on the embedded one). Everything the service and the API rely
 // on is asserted here: ordering, windows and pagination of listings,
 // cursors, conflicts, soft delete, claims, attachments, numbers, the
 // ledger, and that documents keep members portreqd does not model. A
