@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/portreqd/portreqd/pkg/api"
@@ -58,10 +60,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if docCache == 0 {
 		docCache = -1 // porting: negative disables, zero means its default
 	}
-	svc := porting.NewService(porting.Config{Store: store, DocCacheBytes: docCache, Rules: porting.Rules{
-		ActivationCharge:          cfg.portActivationCharge,
-		AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,
-	}})
+	svc := porting.NewService(porting.Config{
+		Store: store, DocCacheBytes: docCache,
+		Log: slog.New(zapslog.NewHandler(log.Core())), // the domain logs through the standard library
+		Rules: porting.Rules{
+			ActivationCharge:          cfg.portActivationCharge,
+			AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,
+		}})
 	master, created, err := svc.Bootstrap(ctx, cfg.masterAPIKey)
 	if err != nil {
 		return fmt.Errorf("bootstrap master account: %w", err)

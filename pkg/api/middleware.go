@@ -20,7 +20,6 @@ type requestInfo struct {
 	route   string
 	token   string
 	account string
-	status  int
 	err     error
 }
 

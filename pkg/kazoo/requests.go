@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/porting"
 )
@@ -98,10 +100,15 @@ func (s *Store) GetRequestDocUnlessRev(ctx context.Context, id, rev string) ([]b
 func (s *Store) RequestsByNumber(ctx context.Context, e164 string) ([]*porting.Request, error) {
 	out := []*porting.Request{}
 	seen := map[string]bool{}
-	err := s.VisitRequestDocsByNumber(ctx, e164, func(_, doc []byte) error {
+	err := s.VisitRequestDocsByNumber(ctx, e164, func(id, doc []byte) error {
 		r, err := porting.DecodeRequest(doc)
-		if err != nil || r == nil || r.Deleted || seen[r.ID] {
-			return nil // a document Kazoo or a person broke must not fail the check
+		if err != nil {
+			// A document Kazoo or a person broke must not fail the check.
+			s.log.Warn("port request skipped: it does not decode", zap.ByteString("request_id", id), zap.Error(err))
+			return nil
+		}
+		if r == nil || r.Deleted || seen[r.ID] {
+			return nil
 		}
 		seen[r.ID] = true
 		out = append(out, r)

@@ -6,13 +6,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
 // TestAccountLoadShared checks that concurrent misses on one account make
 // one store read, that every caller gets its own copy, and that a write
 // while the read is in flight wins over the read's older answer.
-func TestAccountLoadShared(t *testing.T) {
+func TestAccountLoadShared(t *testing.T) { synctest.Test(t, testAccountLoadShared) }
+
+func testAccountLoadShared(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	c := newAccountCache(2*time.Second, func() time.Time { return now })
 	release := make(chan struct{})
@@ -34,16 +37,7 @@ func TestAccountLoadShared(t *testing.T) {
 			got[i] = a
 		})
 	}
-	// Let every caller reach the wait before the read answers.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		c.mu.Lock()
-		l := c.loading["a1"]
-		c.mu.Unlock()
-		if l != nil && reads.Load() == 1 || time.Now().After(deadline) {
-			break
-		}
-	}
-	time.Sleep(20 * time.Millisecond)
+	synctest.Wait() // every caller waits: one on the read, the others on it
 	c.changed(&Account{ID: "a1", Name: "new"})
 	close(release)
 	wg.Wait()
@@ -66,7 +60,9 @@ func TestAccountLoadShared(t *testing.T) {
 // TestAccountLoadErrors checks that a store error reaches every waiter and
 // is not cached, and that a waiter whose own request is alive reads again
 // when the reader's request was canceled.
-func TestAccountLoadErrors(t *testing.T) {
+func TestAccountLoadErrors(t *testing.T) { synctest.Test(t, testAccountLoadErrors) }
+
+func testAccountLoadErrors(t *testing.T) {
 	c := newAccountCache(time.Second, time.Now)
 	boom := errors.New("store down")
 	if _, err := c.load(context.Background(), "a1", func(context.Context, string) (*Account, error) { return nil, boom }); !errors.Is(err, boom) {
@@ -95,7 +91,7 @@ func TestAccountLoadErrors(t *testing.T) {
 		}
 		done <- a
 	}()
-	time.Sleep(20 * time.Millisecond)
+	synctest.Wait() // the second caller waits on the first one's read
 	cancel()
 	if a := <-done; a == nil || a.Name != "mine" {
 		t.Fatalf("waiter got %+v after the reader's cancel", a)
@@ -104,7 +100,9 @@ func TestAccountLoadErrors(t *testing.T) {
 
 // TestWholeListingSlots checks that unpaginated listings beyond the slot
 // count wait, and give up with their caller's context.
-func TestWholeListingSlots(t *testing.T) {
+func TestWholeListingSlots(t *testing.T) { synctest.Test(t, testWholeListingSlots) }
+
+func testWholeListingSlots(t *testing.T) {
 	s := NewService(Config{})
 	var releases []func()
 	for range cap(s.wholeListings) {

@@ -228,6 +228,7 @@ func (s *Service) releaseNumbers(ctx context.Context, reqID string, numbers []st
 	ctx = context.WithoutCancel(ctx)
 	claims, err := s.store.GetClaims(ctx, numbers)
 	if err != nil {
+		s.log.Warn("claims not released (stale until taken over)", "request_id", reqID, "numbers", numbers, "error", err)
 		return
 	}
 	var mine []*Claim
@@ -236,5 +237,7 @@ func (s *Service) releaseNumbers(ctx context.Context, reqID string, numbers []st
 			mine = append(mine, c)
 		}
 	}
-	_ = s.store.DeleteClaims(ctx, mine)
+	if err := s.store.DeleteClaims(ctx, mine); err != nil {
+		s.log.Warn("claims not released (stale until taken over)", "request_id", reqID, "numbers", numbers, "error", err)
+	}
 }

@@ -230,8 +230,13 @@ func (s *Service) requestsByNumber(ctx context.Context, e164 string) ([]listed, 
 		seen := map[string]bool{}
 		err := v.VisitRequestDocsByNumber(ctx, e164, func(id, doc []byte) error {
 			e, err := s.docs.get(id, doc, true)
-			if err != nil || e.req == nil || e.req.Deleted || seen[e.req.ID] {
-				return nil // a document Kazoo or a person broke must not fail the lookup
+			if err != nil {
+				// A document Kazoo or a person broke must not fail the lookup.
+				s.log.Warn("port request skipped: it does not decode", "request_id", string(id), "error", err)
+				return nil
+			}
+			if e.req == nil || e.req.Deleted || seen[e.req.ID] {
+				return nil
 			}
 			seen[e.req.ID] = true
 			out = append(out, listed{req: e.req, view: e.view})

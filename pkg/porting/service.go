@@ -2,6 +2,7 @@ package porting
 
 import (
 	"context"
+	"log/slog"
 	mrand "math/rand/v2"
 	"runtime"
 	"sync/atomic"
@@ -21,6 +22,7 @@ type Service struct {
 	wholeListings chan struct{}
 	masterID      atomic.Pointer[string]
 	rules         Rules
+	log           *slog.Logger
 }
 
 // Rules are the operator's choices that change behaviour.
@@ -44,6 +46,10 @@ type Config struct {
 	// paths share; zero means DefaultDocCacheBytes, negative disables it.
 	DocCacheBytes int
 	Rules         Rules
+	// Log receives what a request cannot report to its caller: best-effort
+	// cleanups that failed, documents skipped because they do not decode.
+	// nil discards it.
+	Log *slog.Logger
 }
 
 // NewService builds a Service from cfg.
@@ -60,6 +66,9 @@ func NewService(cfg Config) *Service {
 	if cfg.DocCacheBytes == 0 {
 		cfg.DocCacheBytes = DefaultDocCacheBytes
 	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
 	return &Service{
 		store:         cfg.Store,
 		now:           cfg.Clock,
@@ -68,6 +77,7 @@ func NewService(cfg Config) *Service {
 		docs:          newDocCache(cfg.DocCacheBytes),
 		wholeListings: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		rules:         cfg.Rules,
+		log:           cfg.Log,
 	}
 }
 

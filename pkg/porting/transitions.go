@@ -183,10 +183,14 @@ func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []str
 func (s *Service) undoActivation(ctx context.Context, act activation) {
 	ctx = context.WithoutCancel(ctx)
 	for _, n := range act.numbers {
-		_ = s.store.DeleteNumber(ctx, n)
+		if err := s.store.DeleteNumber(ctx, n); err != nil {
+			s.log.Error("completion undone in part: number left in service", "number", n.Number, "error", err)
+		}
 	}
 	if act.debit != nil {
-		_ = s.store.DeleteTransaction(ctx, act.debit)
+		if err := s.store.DeleteTransaction(ctx, act.debit); err != nil {
+			s.log.Error("completion undone in part: debit left", "transaction_id", act.debit.ID, "error", err)
+		}
 	}
 }
 

@@ -78,7 +78,7 @@ func (e *Engine) scan(ctx context.Context, s scanSpec, flush func() error) (done
 				case hi == nil:
 					k, v = c.Last()
 				default:
-					if k, v = c.Seek(hi); k == nil {
+					if k, _ = c.Seek(hi); k == nil {
 						k, v = c.Last()
 					} else {
 						k, v = c.Prev()

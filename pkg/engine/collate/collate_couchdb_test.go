@@ -305,9 +305,7 @@ func couchCorpus() []string {
 	for _, s := range strs {
 		add(s)
 	}
-	for _, n := range nums {
-		keys = append(keys, n)
-	}
+	keys = append(keys, nums...)
 	for range 400 {
 		add(randString(agreedPieces))
 	}
