@@ -2,8 +2,8 @@
 // shaped like CouchDB because Kazoo's data is CouchDB's: databases of JSON
 // documents with revisions, attachments, views defined by design documents,
 // and a changes feed. It is what Kazoo's data manager (kz_datamgr) asks of
-// its drivers, and no more. Engines know nothing of port requests or
-// accounts; the Kazoo layer above them does. Each engine (CouchDB over
+// its drivers, and no more. Engines know nothing of what the documents
+// mean; the Kazoo layer above them does. Each engine (CouchDB over
 // kivik, embedded over bbolt) must pass the contract suite in
 // engine/enginetest, which is how "behaves as CouchDB does" is kept true.
 //
@@ -85,6 +85,15 @@ type Engine interface {
 
 	// Changes reads the changes of db after q.Since, oldest first.
 	Changes(ctx context.Context, db string, q ChangesQuery, fn func(Change) error) error
+}
+
+// LocalReads is an Engine in this process, whose reads cost no round trip
+// (embedded): a caller holding documents decoded may then read revisions
+// first (_all_docs by keys) and documents only where its copy is stale,
+// instead of having every document copied to it with include_docs. Over a
+// network the extra round trip costs more than it saves.
+type LocalReads interface {
+	LocalReads() bool
 }
 
 // GetOptions are CouchDB's GET /db/id parameters that Kazoo uses.

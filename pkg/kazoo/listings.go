@@ -49,12 +49,16 @@ func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(
 	if q.Limit > 0 {
 		want = q.Limit + 1 // one more tells whether a next page exists
 	}
+	local := false
+	if l, ok := s.eng.(engine.LocalReads); ok {
+		local = l.LocalReads()
+	}
 	r := &listRead{
-		store: s, view: v, cursor: cur,
+		store: s, view: v, cursor: cur, docs: !local,
 		start: mustJSON([]any{q.Account, q.State, high}),
 		end:   mustJSON([]any{q.Account, q.State, q.From}),
 	}
-	var rows []listRow
+	rows := make([]listRow, 0, want)
 	for {
 		batch := 0
 		if want > 0 {
@@ -72,6 +76,9 @@ func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(
 	if want > 0 && len(rows) > q.Limit {
 		rows, more = rows[:q.Limit], true
 	}
+	if local {
+		return more, s.visitByRev(ctx, rows, fn)
+	}
 	for _, row := range rows {
 		// The documents came with the view: no revision is needed to
 		// avoid reading them.
@@ -82,10 +89,32 @@ func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(
 	return more, nil
 }
 
+// visitByRev hands out the rows of a listing read without documents (a
+// local engine: engine.LocalReads) with the revisions the listing views
+// emit as values, so that the caller's cache answers for documents it
+// holds and only the others are read (and copied) from the engine.
+func (s *Store) visitByRev(ctx context.Context, rows []listRow, fn func(id, rev []byte, load func() []byte) error) error {
+	for _, row := range rows {
+		id := row.id
+		load := func() []byte {
+			doc, err := s.eng.Get(ctx, s.db(dbPortRequests), id, engine.GetOptions{})
+			if err != nil {
+				return nil // gone meanwhile: the listing leaves it out
+			}
+			return doc
+		}
+		if err := fn([]byte(id), row.rev, load); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // listRow is a row read for a listing.
 type listRow struct {
 	id  string
-	doc []byte
+	doc []byte // with include_docs
+	rev []byte // without: the revision the view emitted as its value
 }
 
 // listRead is the state of one listing across view reads.
@@ -93,6 +122,7 @@ type listRead struct {
 	store      *Store
 	view       viewRef
 	cursor     *porting.Cursor
+	docs       bool // include_docs: the rows bring their documents
 	start, end []byte
 	skip       int // rows of key start already read
 }
@@ -101,7 +131,7 @@ type listRead struct {
 // that belong on the page to out and moves r past the rows read. It
 // returns the number of view rows read.
 func (r *listRead) read(ctx context.Context, limit int, out *[]listRow) (int, error) {
-	q := engine.Query{Descending: true, IncludeDocs: true, StartKey: r.start, EndKey: r.end, Limit: limit, Skip: r.skip}
+	q := engine.Query{Descending: true, IncludeDocs: r.docs, StartKey: r.start, EndKey: r.end, Limit: limit, Skip: r.skip}
 	n := 0
 	err := r.store.query(ctx, r.view, q, func(row engine.Row) error {
 		n++
@@ -113,13 +143,27 @@ func (r *listRead) read(ctx context.Context, limit int, out *[]listRow) (int, er
 		if c := r.cursor; c != nil && c.ID != "" && keyModified(row.Key) == c.Modified && row.ID >= c.ID {
 			return nil // shown on an earlier page
 		}
-		if row.Doc == nil {
+		if r.docs && row.Doc == nil {
 			return nil // the document vanished since the index saw it
 		}
-		*out = append(*out, listRow{id: row.ID, doc: row.Doc})
+		lr := listRow{id: row.ID, doc: row.Doc}
+		if !r.docs {
+			lr.rev = revValue(row.Value) // nil: the document is read (a view of an older definition)
+		}
+		*out = append(*out, lr)
 		return nil
 	})
 	return n, err
+}
+
+// revValue is the revision a listing view emits as its value, "N-<hex>"
+// as a JSON string without escapes (revisions have none); nil for anything
+// else. It is read for every row of every page: no decoder.
+func revValue(v []byte) []byte {
+	if len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"' || bytes.IndexByte(v, '\\') >= 0 {
+		return nil
+	}
+	return v[1 : len(v)-1]
 }
 
 // keyModified is the modified member of a listing key [_, _, modified]; -1

@@ -9,6 +9,9 @@ const FileName = "engine.db"
 // (boltstore, format 1, removed when the engines came); OpenDir upgrades it once.
 const legacyFileName = "portreqd.db"
 
+// LocalReads says reads cost no round trip: the file is in this process.
+func (e *Engine) LocalReads() bool { return true }
+
 // OpenDir opens the engine file of data directory dir (created when
 // missing), so that portreqd and the tools seeding its directory agree on
 // the file. A directory still holding the previous store's file is

@@ -88,11 +88,13 @@ func (e *Engine) scan(ctx context.Context, s scanSpec, flush func() error) (done
 					if (!s.desc && hi != nil && bytes.Compare(k, hi) >= 0) || (s.desc && lo != nil && bytes.Compare(k, lo) < 0) {
 						break
 					}
-					resume = bytes.Clone(k)
 					if st, err = s.visit(tx, k, v); err != nil {
 						return err
 					}
 					if st != next {
+						// k is valid only in this transaction: the next
+						// page resumes from a copy.
+						resume = bytes.Clone(k)
 						return nil
 					}
 					if s.desc {
@@ -143,6 +145,13 @@ func (p *rowPage) skipOne() bool {
 
 // add adds r and reports that the limit is reached.
 func (p *rowPage) add(r engine.Row) bool {
+	if p.rows == nil {
+		n := pageRows
+		if p.limit > 0 {
+			n = min(n, p.limit-p.count)
+		}
+		p.rows = make([]engine.Row, 0, n)
+	}
 	p.rows = append(p.rows, r)
 	p.size += len(r.Key) + len(r.Value) + len(r.Doc) + len(r.ID)
 	p.count++

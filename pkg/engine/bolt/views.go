@@ -562,7 +562,11 @@ func (e *Engine) Query(ctx context.Context, db, design, view string, q engine.Qu
 			if out.skipOne() {
 				continue
 			}
-			row := engine.Row{ID: id, Key: bytes.Clone(p.key), Value: bytes.Clone(p.value)}
+			// Key and value leave the transaction in one allocation.
+			kv := make([]byte, len(p.key)+len(p.value))
+			n := copy(kv, p.key)
+			copy(kv[n:], p.value)
+			row := engine.Row{ID: id, Key: kv[:n:n], Value: kv[n:]}
 			if q.IncludeDocs {
 				row.Doc = includeDoc(d, id, p.value)
 			}

@@ -360,7 +360,7 @@ func attachments(t *testing.T, e engine.Engine, db string) {
 // of AllDocs and Query; "length" is always the byte count.
 func attachmentEncoding(t *testing.T, e engine.Engine, db string) {
 	c := ctx(t)
-	body := bytes.Repeat([]byte("port request 1202 note, "), 427)[:10240] // compressible
+	body := bytes.Repeat([]byte("a compressible note 1202, "), 400)[:10240] // compressible
 	sum := md5.Sum(body)
 	md5Digest := "md5-" + base64.StdEncoding.EncodeToString(sum[:])
 	rev := mustPut(t, e, db, "doc", `{"v":1}`)
@@ -489,7 +489,7 @@ func conditionalGet(t *testing.T, e engine.Engine, db string) {
 }
 
 // viewsDesign has a view over typed documents, keyed as Kazoo keys its
-// listings: [account, state, modified].
+// listings: [owner, state, modified].
 const viewsDesign = `{"_id":"_design/t","language":"javascript","views":{
  "by_state":{"map":"function(doc){ if (doc.pvt_type != 'item') return; emit([doc.a, doc.s, doc.m], doc.n || null); }"},
  "by_name":{"map":"function(doc){ if (doc.name !== undefined) emit(doc.name, null); }"}

@@ -17,9 +17,9 @@
 // that view only, as CouchDB does: MapAll reports it and never fails the
 // write. Built-in reduce functions (_count, _sum, _stats,
 // _approx_count_distinct) are provided over rows the caller supplies in index
-// order (Reduce). JavaScript reduce functions are not run: none of Kazoo's
-// port request, account or number design documents has one (they use _count
-// and _sum), and neither has this repository.
+// order (Reduce). JavaScript reduce functions are not run: none of the
+// Kazoo design documents this repository installs or reads has one (they
+// use _count and _sum).
 package jsview
 
 import (

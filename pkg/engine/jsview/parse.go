@@ -24,7 +24,7 @@ func parseValue(b []byte) (value, error) { return parseWith(b, false, nil) }
 // Only the outermost array or object is built: the ones inside are checked
 // and left as kLazy, for (*value).force to build when a map function reads
 // them. Map functions read a handful of a document's members; building the
-// rest was half the time spent on a 6 KB port request.
+// rest was half the time spent on a 6 KB document.
 func parseJS(b []byte, sc *scratch) (value, error) { return parseWith(b, true, sc) }
 
 // scratch is a parser's working stack, kept between documents by each
