@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // appendData appends v as JSON. Documents (porting.Fields) and listings of
@@ -42,9 +43,9 @@ func appendData(b []byte, v any) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"account_id":`...)
-			b = appendString(b, g.AccountID)
+			b = rawjson.AppendString(b, g.AccountID)
 			b = append(b, `,"account_name":`...)
-			b = appendString(b, g.AccountName)
+			b = rawjson.AppendString(b, g.AccountName)
 			b = append(b, `,"port_requests":`...)
 			var err error
 			if b, err = appendData(b, g.PortRequests); err != nil {
@@ -61,6 +62,3 @@ func appendData(b []byte, v any) ([]byte, error) {
 		return append(b, enc...), nil
 	}
 }
-
-// appendString writes s as a JSON string, as every answer writes them.
-func appendString(b []byte, s string) []byte { return porting.AppendJSONText(b, s) }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // oddStrings are ids and names a Kazoo database may hold: control
@@ -56,8 +57,8 @@ func TestAppendDataOddStrings(t *testing.T) {
 			t.Errorf("%q: document %q decodes to %v (%v)", s, doc, fields, err)
 		}
 		var back string
-		if err := json.Unmarshal(appendString(nil, s), &back); err != nil || back != wantS {
-			t.Errorf("appendString(%q) = %q: decodes to %q (%v), want %q", s, appendString(nil, s), back, err, wantS)
+		if err := json.Unmarshal(rawjson.AppendString(nil, s), &back); err != nil || back != wantS {
+			t.Errorf("AppendString(%q) = %q: decodes to %q (%v), want %q", s, rawjson.AppendString(nil, s), back, err, wantS)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // accountCache keeps accounts for a short time. Every API call needs the
@@ -51,7 +53,7 @@ func newReadOnlyBlock(accountID string, ro json.RawMessage) *readOnlyBlock {
 	m := member{key: "_read_only", enc: appendMember(nil, "_read_only", ro)}
 	// Sorted: "_read_only" < "account_id".
 	return &readOnlyBlock{view: []member{m}, row: []member{m,
-		{key: "account_id", enc: appendMember(nil, "account_id", appendJSONString(nil, accountID))}}}
+		{key: "account_id", enc: appendMember(nil, "account_id", rawjson.AppendString(nil, accountID))}}}
 }
 
 // accountLoad is a store read other callers wait for.

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // RequestType is pvt_type of a port request document.
@@ -242,7 +244,7 @@ func (r *Request) unmarshalFast(b []byte) (done bool, err error) {
 		}
 		return buf[v.from:v.to:v.to]
 	}
-	if typ.to == 0 || decodeString(raw(typ)) != RequestType {
+	if typ.to == 0 || rawjson.String(raw(typ)) != RequestType {
 		return true, ErrNotRequest
 	}
 
@@ -251,10 +253,10 @@ func (r *Request) unmarshalFast(b []byte) (done bool, err error) {
 		if v.to == 0 {
 			return ""
 		}
-		if isPlainString(buf[v.from:v.to]) {
+		if rawjson.IsPlainString(buf[v.from:v.to]) {
 			return s.text[v.from+1 : v.to-1]
 		}
-		return decodeString(buf[v.from:v.to])
+		return rawjson.String(buf[v.from:v.to])
 	}
 	at := func(v span) *scanner { return &scanner{b: buf, text: s.text, i: v.from} }
 
@@ -278,13 +280,13 @@ func (r *Request) unmarshalFast(b []byte) (done bool, err error) {
 		_ = json.Unmarshal(raw(tree), &out.Tree)
 	}
 	if created.to != 0 {
-		out.Created = decodeInt64(raw(created))
+		out.Created = rawjson.Int64(raw(created))
 	}
 	if modified.to != 0 {
-		out.Modified = decodeInt64(raw(modified))
+		out.Modified = rawjson.Int64(raw(modified))
 	}
-	out.Sent = decodeBool(raw(sent))
-	out.Deleted = decodeBool(raw(deleted))
+	out.Sent = rawjson.Bool(raw(sent))
+	out.Deleted = rawjson.Bool(raw(deleted))
 	if transitions.to != 0 && !decodeTransitions(at(transitions), &out.Transitions) {
 		_ = json.Unmarshal(raw(transitions), &out.Transitions)
 	}
@@ -522,9 +524,9 @@ func (r *Request) uploadsJSON() json.RawMessage {
 			b = append(b, ',')
 		}
 		a := r.Attachments[name]
-		b = appendJSONString(b, name)
+		b = rawjson.AppendString(b, name)
 		b = append(b, `:{"content_type":`...)
-		b = appendJSONString(b, a.ContentType)
+		b = rawjson.AppendString(b, a.ContentType)
 		b = append(b, `,"length":`...)
 		b = strconv.AppendInt(b, a.Length, 10)
 		b = append(b, '}')

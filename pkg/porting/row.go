@@ -3,6 +3,8 @@ package porting
 import (
 	"encoding/json"
 	"slices"
+
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // Row is one port request as the API shows it: the request's view, encoded
@@ -69,7 +71,7 @@ func (f Fields) sortedKeys() []string {
 }
 
 func appendMember(b []byte, key string, value json.RawMessage) []byte {
-	b = AppendJSONText(b, key)
+	b = rawjson.AppendString(b, key)
 	b = append(b, ':')
 	if len(value) == 0 {
 		return append(b, "null"...)
@@ -118,19 +120,4 @@ func (r Row) Fields() Fields {
 	f := Fields{}
 	_ = json.Unmarshal(r.AppendJSON(nil), &f)
 	return f
-}
-
-// AppendJSONText appends s as a JSON string the way every answer writes
-// strings: plain ASCII as is, anything needing escapes as encoding/json
-// escapes it.
-func AppendJSONText(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			enc, _ := json.Marshal(s) // rare: let the library do the escaping
-			return append(b, enc...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
