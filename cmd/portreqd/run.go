@@ -15,9 +15,14 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
 	"github.com/portreqd/portreqd/pkg/porting"
 )
+
+// accountTTL bounds how stale a cached account (tree, name, flags) may be;
+// lookups happen on every request.
+const accountTTL = 2 * time.Second
 
 // run is portreqd's whole life: parse configuration, open the store, serve
 // until ctx ends, then drain in-flight requests.
@@ -62,7 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	svc := porting.NewService(porting.Config{
 		Store: store, DocCacheBytes: docCache,
-		Log: slog.New(zapslog.NewHandler(log.Core())), // the domain logs through the standard library
+		Accounts: accountcache.New(accountTTL, time.Now),
+		Log:      slog.New(zapslog.NewHandler(log.Core())), // the domain logs through the standard library
 		Rules: porting.Rules{
 			ActivationCharge:          cfg.portActivationCharge,
 			AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,

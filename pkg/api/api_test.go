@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
@@ -39,7 +40,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	svc := porting.NewService(porting.Config{Store: kazootest.Embedded(t)})
+	svc := porting.NewService(porting.Config{Store: kazootest.Embedded(t), Accounts: accountcache.New(2*time.Second, time.Now)})
 	master, _, err := svc.Bootstrap(ctx, "golden-master-key")
 	if err != nil {
 		t.Fatal(err)

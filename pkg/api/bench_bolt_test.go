@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
@@ -16,7 +17,7 @@ import (
 // BenchmarkCompletedPageEmbedded is BenchmarkCompletedPage on the embedded
 // store, with requests shaped like the load tool's (10 numbers, a bill).
 func BenchmarkCompletedPageEmbedded(b *testing.B) {
-	svc := porting.NewService(porting.Config{Store: kazootest.Embedded(b)})
+	svc := porting.NewService(porting.Config{Store: kazootest.Embedded(b), Accounts: accountcache.New(2*time.Second, time.Now)})
 	ctx := context.Background()
 	master, _, err := svc.Bootstrap(ctx, "bench-key")
 	if err != nil {

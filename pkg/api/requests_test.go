@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
@@ -15,7 +16,7 @@ import (
 func newChargingFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	svc := porting.NewService(porting.Config{Store: kazootest.Embedded(t), Rules: porting.Rules{ActivationCharge: 10}})
+	svc := porting.NewService(porting.Config{Store: kazootest.Embedded(t), Accounts: accountcache.New(2*time.Second, time.Now), Rules: porting.Rules{ActivationCharge: 10}})
 	master, _, err := svc.Bootstrap(ctx, "golden-master-key")
 	if err != nil {
 		t.Fatal(err)

@@ -83,19 +83,30 @@ func (s *Service) readRequestDoc(ctx context.Context, id string) (*cachedDoc, er
 	return s.docs.get([]byte(id), raw, true)
 }
 
-// readOnly is the _read_only block of requests of account accountID. It
-// depends on the account only, so a listing computes it once per account.
+// readOnly is the _read_only block of requests of account accountID, as
+// the members rows add.
 func (s *Service) readOnly(ctx context.Context, accountID string) (*readOnlyBlock, error) {
-	if ro, ok := s.accounts.getReadOnly(accountID); ok {
-		return ro, nil
-	}
-	built := s.now()
-	raw, err := s.buildReadOnly(ctx, accountID)
+	raw, err := s.ReadOnly(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	ro := newReadOnlyBlock(accountID, raw)
-	s.accounts.putReadOnly(accountID, ro, built)
+	return newReadOnlyBlock(accountID, raw), nil
+}
+
+// ReadOnly is the _read_only block of the requests of account accountID,
+// Kazoo 4.3's: the account's id and name, and its port authority's. It
+// depends on the account only, so a listing asks once per account, and
+// the account cache keeps it.
+func (s *Service) ReadOnly(ctx context.Context, accountID string) (json.RawMessage, error) {
+	if ro, ok := s.accounts.ReadOnly(accountID); ok {
+		return ro, nil
+	}
+	built := s.now()
+	ro, err := s.buildReadOnly(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	s.accounts.PutReadOnly(accountID, ro, built)
 	return ro, nil
 }
 

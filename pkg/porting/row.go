@@ -30,6 +30,20 @@ type encodedView struct {
 	size    int // bytes of all members
 }
 
+// readOnlyBlock is an account's _read_only block as the members rows of
+// its requests add.
+type readOnlyBlock struct {
+	view []member // _read_only
+	row  []member // _read_only, account_id (listings)
+}
+
+func newReadOnlyBlock(accountID string, ro json.RawMessage) *readOnlyBlock {
+	m := member{key: "_read_only", enc: appendMember(nil, "_read_only", ro)}
+	// Sorted: "_read_only" < "account_id".
+	return &readOnlyBlock{view: []member{m}, row: []member{m,
+		{key: "account_id", enc: appendMember(nil, "account_id", rawjson.AppendString(nil, accountID))}}}
+}
+
 func encodeView(f Fields) *encodedView {
 	keys := f.sortedKeys()
 	size := 0

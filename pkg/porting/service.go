@@ -16,7 +16,7 @@ type Service struct {
 	store    Store
 	now      Clock
 	newID    IDSource
-	accounts *accountCache
+	accounts AccountCache
 	docs     *docCache
 	// wholeListings holds a token per unpaginated listing running.
 	wholeListings chan struct{}
@@ -39,9 +39,9 @@ type Config struct {
 	Store Store
 	Clock Clock    // defaults to time.Now
 	IDs   IDSource // defaults to RandomID
-	// AccountTTL bounds how stale a cached account (tree, name, flags) may
-	// be; lookups happen on every request. Zero means 2 seconds.
-	AccountTTL time.Duration
+	// Accounts keeps the accounts every call reads; nil reads the store
+	// every time.
+	Accounts AccountCache
 	// DocCacheBytes bounds the cache of decoded port requests the read
 	// paths share; zero means DefaultDocCacheBytes, negative disables it.
 	DocCacheBytes int
@@ -60,8 +60,8 @@ func NewService(cfg Config) *Service {
 	if cfg.IDs == nil {
 		cfg.IDs = RandomID
 	}
-	if cfg.AccountTTL == 0 {
-		cfg.AccountTTL = 2 * time.Second
+	if cfg.Accounts == nil {
+		cfg.Accounts = noAccountCache{}
 	}
 	if cfg.DocCacheBytes == 0 {
 		cfg.DocCacheBytes = DefaultDocCacheBytes
@@ -73,7 +73,7 @@ func NewService(cfg Config) *Service {
 		store:         cfg.Store,
 		now:           cfg.Clock,
 		newID:         cfg.IDs,
-		accounts:      newAccountCache(cfg.AccountTTL, cfg.Clock),
+		accounts:      cfg.Accounts,
 		docs:          newDocCache(cfg.DocCacheBytes),
 		wholeListings: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		rules:         cfg.Rules,
