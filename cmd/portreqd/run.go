@@ -18,6 +18,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rows"
 )
 
 // accountTTL bounds how stale a cached account (tree, name, flags) may be;
@@ -63,12 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	docCache := cfg.docCacheMB << 20
 	if docCache == 0 {
-		docCache = -1 // porting: negative disables, zero means its default
+		docCache = -1 // rows: negative disables, zero means its default
 	}
+	slogger := slog.New(zapslog.NewHandler(log.Core())) // the domain logs through the standard library
 	svc := porting.NewService(porting.Config{
-		Store: store, DocCacheBytes: docCache,
-		Accounts: accountcache.New(accountTTL, time.Now),
-		Log:      slog.New(zapslog.NewHandler(log.Core())), // the domain logs through the standard library
+		Store: store, Accounts: accountcache.New(accountTTL, time.Now), Log: slogger,
 		Rules: porting.Rules{
 			ActivationCharge:          cfg.portActivationCharge,
 			AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,
@@ -96,6 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	handler := api.New(api.Config{
 		Service:        svc,
+		Rows:           rows.New(rows.Config{Store: store, Service: svc, DocCacheBytes: docCache, Log: slogger}),
 		Tokens:         api.NewTokens(secret, cfg.tokenTTL, time.Now),
 		Logger:         log,
 		MaxUploadBytes: cfg.maxUploadBytes,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rawjson"
+	"github.com/portreqd/portreqd/pkg/rows"
 )
 
 // oddStrings are ids and names a Kazoo database may hold: control
@@ -26,7 +27,7 @@ func TestAppendDataOddStrings(t *testing.T) {
 		want, _ := json.Marshal(s)
 		var wantS string
 		_ = json.Unmarshal(want, &wantS)
-		groups := []porting.Group{{AccountID: s, AccountName: s, PortRequests: []porting.Row{}}}
+		groups := []rows.Group{{AccountID: s, AccountName: s, PortRequests: []rows.Row{}}}
 		b, err := appendData(nil, groups)
 		if err != nil {
 			t.Fatalf("%q: %v", s, err)

@@ -4,25 +4,22 @@ import (
 	"context"
 	"log/slog"
 	mrand "math/rand/v2"
-	"runtime"
 	"sync/atomic"
 	"time"
 )
 
-// Service holds every rule of portreqd: who may act on which account, and
-// (later) the port request life cycle. The HTTP layer decodes and encodes;
-// the Store persists; everything in between is here.
+// Service holds every rule of portreqd: who may act on which account, the
+// port request life cycle, what a listing reads. The HTTP layer decodes and
+// encodes; the Store persists; package rows reads requests as the API
+// shows them, through a cache, as Service plans it; the rules are here.
 type Service struct {
 	store    Store
 	now      Clock
 	newID    IDSource
 	accounts AccountCache
-	docs     *docCache
-	// wholeListings holds a token per unpaginated listing running.
-	wholeListings chan struct{}
-	masterID      atomic.Pointer[string]
-	rules         Rules
-	log           *slog.Logger
+	masterID atomic.Pointer[string]
+	rules    Rules
+	log      *slog.Logger
 }
 
 // Rules are the operator's choices that change behaviour.
@@ -42,13 +39,9 @@ type Config struct {
 	// Accounts keeps the accounts every call reads; nil reads the store
 	// every time.
 	Accounts AccountCache
-	// DocCacheBytes bounds the cache of decoded port requests the read
-	// paths share; zero means DefaultDocCacheBytes, negative disables it.
-	DocCacheBytes int
-	Rules         Rules
+	Rules    Rules
 	// Log receives what a request cannot report to its caller: best-effort
-	// cleanups that failed, documents skipped because they do not decode.
-	// nil discards it.
+	// cleanups that failed, completions undone in part. nil discards it.
 	Log *slog.Logger
 }
 
@@ -63,21 +56,16 @@ func NewService(cfg Config) *Service {
 	if cfg.Accounts == nil {
 		cfg.Accounts = noAccountCache{}
 	}
-	if cfg.DocCacheBytes == 0 {
-		cfg.DocCacheBytes = DefaultDocCacheBytes
-	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		store:         cfg.Store,
-		now:           cfg.Clock,
-		newID:         cfg.IDs,
-		accounts:      cfg.Accounts,
-		docs:          newDocCache(cfg.DocCacheBytes),
-		wholeListings: make(chan struct{}, runtime.GOMAXPROCS(0)),
-		rules:         cfg.Rules,
-		log:           cfg.Log,
+		store:    cfg.Store,
+		now:      cfg.Clock,
+		newID:    cfg.IDs,
+		accounts: cfg.Accounts,
+		rules:    cfg.Rules,
+		log:      cfg.Log,
 	}
 }
 

@@ -1,4 +1,4 @@
-package porting_test
+package rows_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rows"
 )
 
 // TestListingsNeverStale checks that the decoded-document cache and the
@@ -18,7 +19,8 @@ func TestListingsNeverStale(t *testing.T) {
 		t.Run(fmt.Sprintf("cache=%d", cacheBytes), func(t *testing.T) {
 			store := kazootest.Embedded(t)
 			ctx := context.Background()
-			svc := porting.NewService(porting.Config{Store: store, DocCacheBytes: cacheBytes})
+			svc := porting.NewService(porting.Config{Store: store})
+			rd := rows.New(rows.Config{Store: store, Service: svc, DocCacheBytes: cacheBytes})
 			master, _, err := svc.Bootstrap(ctx, "key")
 			if err != nil {
 				t.Fatal(err)
@@ -32,14 +34,14 @@ func TestListingsNeverStale(t *testing.T) {
 			}
 			for i := 1; i <= 3; i++ {
 				want := fmt.Sprintf("v%d", i-1)
-				l, err := svc.ListState(ctx, master, master.ID, porting.Unconfirmed, porting.ListOptions{})
+				l, err := rd.ListState(ctx, master, master.ID, porting.Unconfirmed, porting.ListOptions{})
 				if err != nil || len(l.Groups) != 1 || len(l.Groups[0].PortRequests) != 1 {
 					t.Fatalf("listing: %+v, %v", l, err)
 				}
 				if got := l.Groups[0].PortRequests[0].Fields().String("name"); got != want {
 					t.Fatalf("listing shows %q, want %q", got, want)
 				}
-				row, _, err := svc.GetRequestView(ctx, master, master.ID, r.ID)
+				row, _, err := rd.Get(ctx, master, master.ID, r.ID)
 				if err != nil || row.Fields().String("name") != want {
 					t.Fatalf("GET shows %q (%v), want %q", row.Fields().String("name"), err, want)
 				}

@@ -1,9 +1,10 @@
-package porting
+package rows
 
 import (
 	"encoding/json"
 	"slices"
 
+	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
@@ -30,22 +31,22 @@ type encodedView struct {
 	size    int // bytes of all members
 }
 
-// readOnlyBlock is an account's _read_only block as the members rows of
-// its requests add.
-type readOnlyBlock struct {
-	view []member // _read_only
-	row  []member // _read_only, account_id (listings)
-}
-
-func newReadOnlyBlock(accountID string, ro json.RawMessage) *readOnlyBlock {
+// readOnlyMembers are the members a row adds for the _read_only block ro
+// (porting.Service.ReadOnly) of account accountID: listings add
+// account_id too.
+func readOnlyMembers(accountID string, ro json.RawMessage, listing bool) []member {
 	m := member{key: "_read_only", enc: appendMember(nil, "_read_only", ro)}
+	if !listing {
+		return []member{m}
+	}
 	// Sorted: "_read_only" < "account_id".
-	return &readOnlyBlock{view: []member{m}, row: []member{m,
-		{key: "account_id", enc: appendMember(nil, "account_id", rawjson.AppendString(nil, accountID))}}}
+	return []member{m, {key: "account_id", enc: appendMember(nil, "account_id", rawjson.AppendString(nil, accountID))}}
 }
 
-func encodeView(f Fields) *encodedView {
-	keys := f.sortedKeys()
+// encodeView encodes a request's view (porting.Request.View) once, for
+// every answer that shows it.
+func encodeView(f porting.Fields) *encodedView {
+	keys := sortedKeys(f)
 	size := 0
 	for _, k := range keys {
 		size += len(k) + 3 + len(f[k])
@@ -61,21 +62,9 @@ func encodeView(f Fields) *encodedView {
 	return v
 }
 
-// AppendJSON appends f as a JSON object, members sorted by key as
-// encoding/json sorts a map's, each raw value copied as it is (values come
-// out of a decoder or an encoder, so they are valid already).
-func (f Fields) AppendJSON(b []byte) []byte {
-	b = append(b, '{')
-	for i, k := range f.sortedKeys() {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendMember(b, k, f[k])
-	}
-	return append(b, '}')
-}
-
-func (f Fields) sortedKeys() []string {
+// sortedKeys returns f's member names sorted as encoding/json sorts a
+// map's keys.
+func sortedKeys(f porting.Fields) []string {
 	keys := make([]string, 0, len(f))
 	for k := range f {
 		keys = append(keys, k)
@@ -130,8 +119,8 @@ func (r Row) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil), nil }
 
 // Fields decodes the row back into members (tests, and callers that need
 // to look inside).
-func (r Row) Fields() Fields {
-	f := Fields{}
+func (r Row) Fields() porting.Fields {
+	f := porting.Fields{}
 	_ = json.Unmarshal(r.AppendJSON(nil), &f)
 	return f
 }

@@ -1,4 +1,4 @@
-package porting
+package rows
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 func TestWholeListingSlots(t *testing.T) { synctest.Test(t, testWholeListingSlots) }
 
 func testWholeListingSlots(t *testing.T) {
-	s := NewService(Config{})
+	s := New(Config{})
 	var releases []func()
 	for range cap(s.wholeListings) {
 		release, err := s.wholeListing(context.Background())

@@ -1,4 +1,4 @@
-package porting
+package requestjson
 
 import (
 	"unicode/utf8"
