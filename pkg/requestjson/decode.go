@@ -89,27 +89,33 @@ func (d *doc) typed(key []byte) *span {
 	return nil
 }
 
-// scanDoc finds the members of the one object s holds; false when s holds
-// something else, or a shape the scanner leaves to encoding/json. A member
-// given twice keeps its last value, as encoding/json does.
-func scanDoc(s *scanner) (d doc, ok bool) {
+// decodeFast is Decode's one-pass decoder; done is false when the document
+// needs encoding/json (porting.DecodeRequest). The document is copied
+// twice, as bytes for the raw members and as a string that the decoded
+// strings share, rather than once per member.
+func decodeFast(b []byte) (r *porting.Request, done bool, err error) {
+	buf := bytes.Clone(b)
+	s := scanner{b: buf}
 	if !s.consume('{') {
-		return d, false
+		return nil, false, nil
 	}
-	d.others = make([]member, 0, 32)
+	// The members are found first, the typed ones decoded after: a member
+	// given twice keeps its last value, as encoding/json does. (d does not
+	// escape, so neither does the room for 32 members.)
+	d := doc{others: make([]member, 0, 32)}
 	if !s.consume('}') {
 		for {
 			kf, kt, ok := s.key()
 			if !ok {
-				return d, false
+				return nil, false, nil
 			}
 			s.ws()
 			v := span{from: s.i}
 			if !s.skip(0) {
-				return d, false
+				return nil, false, nil
 			}
 			v.to = s.i
-			if p := d.typed(s.b[kf:kt]); p != nil {
+			if p := d.typed(buf[kf:kt]); p != nil {
 				*p = v
 			} else {
 				d.others = append(d.others, member{span{kf, kt}, v})
@@ -120,21 +126,10 @@ func scanDoc(s *scanner) (d doc, ok bool) {
 			if s.consume('}') {
 				break
 			}
-			return d, false
+			return nil, false, nil
 		}
 	}
-	return d, s.end()
-}
-
-// decodeFast is Decode's one-pass decoder; done is false when the document
-// needs encoding/json (porting.DecodeRequest). The document is copied
-// twice, as bytes for the raw members and as a string that the decoded
-// strings share, rather than once per member.
-func decodeFast(b []byte) (r *porting.Request, done bool, err error) {
-	buf := bytes.Clone(b)
-	s := scanner{b: buf}
-	d, ok := scanDoc(&s)
-	if !ok {
+	if !s.end() {
 		return nil, false, nil
 	}
 	raw := func(v span) []byte {
