@@ -73,7 +73,7 @@ func (s *Service) Authenticate(ctx context.Context, apiKey string) (*Account, er
 // there (Config.Accounts). The result may be shared: callers must not
 // modify it.
 func (s *Service) Account(ctx context.Context, id string) (*Account, error) {
-	return s.accounts.Account(ctx, id, s.store.GetAccount)
+	return s.accounts.Account(ctx, id, s.readAccount)
 }
 
 // Authorize returns account id when actor may act on it (it is actor's own

@@ -98,21 +98,21 @@ type ListPlan struct {
 // PlanListState plans the listing of the requests of one state through
 // account accountID: the windowed states are paged and bounded by a
 // modified window, the working states are listed whole.
-func (s *Service) PlanListState(ctx context.Context, actor *Account, accountID string, state State, o ListOptions) (*ListPlan, error) {
+func (s *Service) PlanListState(ctx context.Context, actor *Account, accountID string, state State, o ListOptions) (ListPlan, error) {
+	var p ListPlan
 	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
-		return nil, err
+		return p, err
 	}
 	q := ListQuery{Account: accountID, Descendants: o.Descendants, State: state}
-	p := &ListPlan{}
 	if state.Windowed() {
 		from, to, err := s.window(o)
 		if err != nil {
-			return nil, err
+			return p, err
 		}
 		q.From, q.To = from, to
 		after, err := parseStartKey(o.StartKey)
 		if err != nil {
-			return nil, err
+			return p, err
 		}
 		q.After = after
 		if !o.NoPaginate {
@@ -134,15 +134,15 @@ func (s *Service) PlanListState(ctx context.Context, actor *Account, accountID s
 // PlanListAll plans the all-states listing, as Kazoo 4.0 answers it: the
 // working states in full, unconfirmed, completed and canceled within the
 // window. Its rows are merged newest first.
-func (s *Service) PlanListAll(ctx context.Context, actor *Account, accountID string, o ListOptions) (*ListPlan, error) {
+func (s *Service) PlanListAll(ctx context.Context, actor *Account, accountID string, o ListOptions) (ListPlan, error) {
+	var p ListPlan
 	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
-		return nil, err
+		return p, err
 	}
 	from, to, err := s.window(o)
 	if err != nil {
-		return nil, err
+		return p, err
 	}
-	p := &ListPlan{}
 	for _, st := range States {
 		q := ListQuery{Account: accountID, Descendants: o.Descendants, State: st}
 		if st == Unconfirmed || st.Windowed() {

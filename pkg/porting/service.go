@@ -17,9 +17,12 @@ type Service struct {
 	now      Clock
 	newID    IDSource
 	accounts AccountCache
-	masterID atomic.Pointer[string]
-	rules    Rules
-	log      *slog.Logger
+	// readAccount is store.GetAccount, made once: a method value made per
+	// call would be an allocation per account lookup.
+	readAccount func(context.Context, string) (*Account, error)
+	masterID    atomic.Pointer[string]
+	rules       Rules
+	log         *slog.Logger
 }
 
 // Rules are the operator's choices that change behaviour.
@@ -59,7 +62,7 @@ func NewService(cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{
+	s := &Service{
 		store:    cfg.Store,
 		now:      cfg.Clock,
 		newID:    cfg.IDs,
@@ -67,6 +70,8 @@ func NewService(cfg Config) *Service {
 		rules:    cfg.Rules,
 		log:      cfg.Log,
 	}
+	s.readAccount = func(ctx context.Context, id string) (*Account, error) { return s.store.GetAccount(ctx, id) }
+	return s
 }
 
 // Ping answers nil only when the store answers.

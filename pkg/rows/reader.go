@@ -12,6 +12,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
+	"sync"
 
 	"github.com/portreqd/portreqd/pkg/porting"
 )
@@ -24,6 +25,9 @@ type Reader struct {
 	log   *slog.Logger
 	// wholeListings holds a token per unpaginated listing running.
 	wholeListings chan struct{}
+
+	mu        sync.Mutex
+	readOnlys map[string]readOnlyEntry // by account id
 }
 
 // Config wires a Reader.
@@ -53,6 +57,7 @@ func New(cfg Config) *Reader {
 		docs:          newDocCache(cfg.DocCacheBytes),
 		log:           cfg.Log,
 		wholeListings: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		readOnlys:     map[string]readOnlyEntry{},
 	}
 }
 
@@ -114,11 +119,46 @@ func (rd *Reader) readRequestDoc(ctx context.Context, id string) (*cachedDoc, er
 }
 
 // readOnly is the _read_only block of the requests of account accountID
-// as the members their rows add (readOnlyMembers).
+// as the members their rows add (readOnlyMembers), for a listing or a
+// view. The members are kept while the account cache hands out the same
+// block, the same bytes, so a page adds no allocation for them; a block
+// built again (expired, or an account written) is a new slice.
 func (rd *Reader) readOnly(ctx context.Context, accountID string, listing bool) ([]member, error) {
 	raw, err := rd.svc.ReadOnly(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	return readOnlyMembers(accountID, raw, listing), nil
+	pick := func(e readOnlyEntry) []member {
+		if listing {
+			return e.row
+		}
+		return e.view
+	}
+	rd.mu.Lock()
+	e, ok := rd.readOnlys[accountID]
+	rd.mu.Unlock()
+	if ok && len(raw) > 0 && e.raw == &raw[0] {
+		return pick(e), nil
+	}
+	e.view, e.row = readOnlyMembers(accountID, raw)
+	if len(raw) > 0 {
+		e.raw = &raw[0] // held: the bytes cannot be reused for another block
+		rd.mu.Lock()
+		if len(rd.readOnlys) >= maxReadOnlys {
+			clear(rd.readOnlys)
+		}
+		rd.readOnlys[accountID] = e
+		rd.mu.Unlock()
+	}
+	return pick(e), nil
 }
+
+// readOnlyEntry is the members built from the _read_only block whose
+// first byte is raw.
+type readOnlyEntry struct {
+	raw       *byte
+	view, row []member
+}
+
+// maxReadOnlys bounds the accounts whose members are kept.
+const maxReadOnlys = 10000

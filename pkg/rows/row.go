@@ -32,15 +32,17 @@ type encodedView struct {
 }
 
 // readOnlyMembers are the members a row adds for the _read_only block ro
-// (porting.Service.ReadOnly) of account accountID: listings add
-// account_id too.
-func readOnlyMembers(accountID string, ro json.RawMessage, listing bool) []member {
-	m := member{key: "_read_only", enc: appendMember(nil, "_read_only", ro)}
-	if !listing {
-		return []member{m}
-	}
+// (porting.Service.ReadOnly) of account accountID: view rows add it
+// alone, listing rows account_id too.
+func readOnlyMembers(accountID string, ro json.RawMessage) (view, row []member) {
+	buf := make([]byte, 0, len(ro)+len(accountID)+32)
+	buf = appendMember(buf, "_read_only", ro)
+	m := member{key: "_read_only", enc: buf[:len(buf):len(buf)]}
+	from := len(buf)
+	buf = append(buf, `"account_id":`...)
+	buf = rawjson.AppendString(buf, accountID)
 	// Sorted: "_read_only" < "account_id".
-	return []member{m, {key: "account_id", enc: appendMember(nil, "account_id", rawjson.AppendString(nil, accountID))}}
+	return []member{m}, []member{m, {key: "account_id", enc: buf[from:]}}
 }
 
 // encodeView encodes a request's view (porting.Request.View) once, for
