@@ -137,12 +137,12 @@ func (rd *Reader) readOnly(ctx context.Context, accountID string, listing bool) 
 	rd.mu.Lock()
 	e, ok := rd.readOnlys[accountID]
 	rd.mu.Unlock()
-	if ok && len(raw) > 0 && e.raw == &raw[0] {
+	if ok && len(raw) > 0 && e.raw == &raw[0] && e.n == len(raw) {
 		return pick(e), nil
 	}
 	e.view, e.row = readOnlyMembers(accountID, raw)
 	if len(raw) > 0 {
-		e.raw = &raw[0] // held: the bytes cannot be reused for another block
+		e.raw, e.n = &raw[0], len(raw) // held: the bytes cannot be reused for another block
 		rd.mu.Lock()
 		if len(rd.readOnlys) >= maxReadOnlys {
 			clear(rd.readOnlys)
@@ -153,10 +153,11 @@ func (rd *Reader) readOnly(ctx context.Context, accountID string, listing bool) 
 	return pick(e), nil
 }
 
-// readOnlyEntry is the members built from the _read_only block whose
-// first byte is raw.
+// readOnlyEntry is the members built from the _read_only block of n bytes
+// whose first byte is raw.
 type readOnlyEntry struct {
 	raw       *byte
+	n         int
 	view, row []member
 }
 
