@@ -15,9 +15,15 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rows"
 )
+
+// accountTTL bounds how stale a cached account (tree, name, flags) may be;
+// lookups happen on every request.
+const accountTTL = 2 * time.Second
 
 // run is portreqd's whole life: parse configuration, open the store, serve
 // until ctx ends, then drain in-flight requests.
@@ -58,11 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	docCache := cfg.docCacheMB << 20
 	if docCache == 0 {
-		docCache = -1 // porting: negative disables, zero means its default
+		docCache = -1 // rows: negative disables, zero means its default
 	}
+	slogger := slog.New(zapslog.NewHandler(log.Core())) // the domain logs through the standard library
 	svc := porting.NewService(porting.Config{
-		Store: store, DocCacheBytes: docCache,
-		Log: slog.New(zapslog.NewHandler(log.Core())), // the domain logs through the standard library
+		Store: store, Accounts: accountcache.New(accountTTL, time.Now), Log: slogger,
 		Rules: porting.Rules{
 			ActivationCharge:          cfg.portActivationCharge,
 			AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,
@@ -90,6 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	handler := api.New(api.Config{
 		Service:        svc,
+		Rows:           rows.New(rows.Config{Store: store, Service: svc, DocCacheBytes: docCache, Log: slogger}),
 		Tokens:         api.NewTokens(secret, cfg.tokenTTL, time.Now),
 		Logger:         log,
 		MaxUploadBytes: cfg.maxUploadBytes,

@@ -1,6 +1,7 @@
 // Package api is portreqd's HTTP layer: Kazoo Crossbar's routes, the
 // response envelope, authentication and content negotiation. It decodes
-// requests, asks porting.Service, and encodes answers; it holds no rules.
+// requests, asks porting.Service (and rows.Reader for the reads of port
+// requests), and encodes answers; it holds no rules.
 package api
 
 import (
@@ -10,13 +11,17 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rows"
 )
 
 // Config wires the HTTP layer.
 type Config struct {
 	Service *porting.Service
-	Tokens  *Tokens
-	Logger  *zap.Logger
+	// Rows reads port requests as answers show them; it reads through
+	// Service.
+	Rows   *rows.Reader
+	Tokens *Tokens
+	Logger *zap.Logger
 	// MaxUploadBytes bounds an attachment; JSON bodies may be larger (Monster
 	// UI sends attachments as data URIs inside them), see maxJSONBytes.
 	MaxUploadBytes int64
@@ -27,6 +32,7 @@ type Config struct {
 // API serves Crossbar's routes.
 type API struct {
 	svc           *porting.Service
+	rows          *rows.Reader
 	tokens        *Tokens
 	log           *zap.Logger
 	maxUpload     int64
@@ -37,10 +43,14 @@ type API struct {
 func New(cfg Config) http.Handler {
 	a := &API{
 		svc:           cfg.Service,
+		rows:          cfg.Rows,
 		tokens:        cfg.Tokens,
 		log:           cfg.Logger,
 		maxUpload:     cfg.MaxUploadBytes,
 		healthTimeout: cfg.HealthTimeout,
+	}
+	if a.rows == nil {
+		panic("api: Config.Rows is required")
 	}
 	if a.log == nil {
 		a.log = zap.NewNop()

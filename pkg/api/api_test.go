@@ -18,9 +18,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rows"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -39,13 +41,14 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	svc := porting.NewService(porting.Config{Store: kazootest.Embedded(t)})
+	store := kazootest.Embedded(t)
+	svc := porting.NewService(porting.Config{Store: store, Accounts: accountcache.New(2*time.Second, time.Now)})
 	master, _, err := svc.Bootstrap(ctx, "golden-master-key")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tokens := api.NewTokens([]byte("golden-secret"), time.Hour, time.Now)
-	srv := newServer(t, api.New(api.Config{Service: svc, Tokens: tokens, MaxUploadBytes: 1 << 20}))
+	srv := newServer(t, api.New(api.Config{Service: svc, Rows: rows.New(rows.Config{Store: store, Service: svc}), Tokens: tokens, MaxUploadBytes: 1 << 20}))
 	tok, err := tokens.Issue(master.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -8,15 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rows"
 )
 
 // BenchmarkCompletedPageEmbedded is BenchmarkCompletedPage on the embedded
 // store, with requests shaped like the load tool's (10 numbers, a bill).
 func BenchmarkCompletedPageEmbedded(b *testing.B) {
-	svc := porting.NewService(porting.Config{Store: kazootest.Embedded(b)})
+	store := kazootest.Embedded(b)
+	svc := porting.NewService(porting.Config{Store: store, Accounts: accountcache.New(2*time.Second, time.Now)})
 	ctx := context.Background()
 	master, _, err := svc.Bootstrap(ctx, "bench-key")
 	if err != nil {
@@ -42,7 +45,7 @@ func BenchmarkCompletedPageEmbedded(b *testing.B) {
 		}
 	}
 	tokens := api.NewTokens([]byte("bench"), time.Hour, time.Now)
-	srv := newServer(b, api.New(api.Config{Service: svc, Tokens: tokens, MaxUploadBytes: 1 << 20}))
+	srv := newServer(b, api.New(api.Config{Service: svc, Rows: rows.New(rows.Config{Store: store, Service: svc}), Tokens: tokens, MaxUploadBytes: 1 << 20}))
 	tok, _ := tokens.Issue(master.ID)
 	url := srv.URL + "/v2/accounts/" + master.ID + "/port_requests/completed?page_size=50"
 	b.ReportAllocs()

@@ -2,20 +2,24 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rawjson"
+	"github.com/portreqd/portreqd/pkg/rows"
 )
 
-// appendData appends v as JSON. Documents (porting.Fields) and listings of
-// them are written member by member from their raw values, which came out
+// appendData appends v as JSON. Rows (rows.Row, encoded once), documents
+// (porting.Fields) and listings of them are written member by member from
+// their raw values, which came out
 // of a JSON decoder or encoder and so are valid already; encoding/json would
 // sort, re-validate and re-compact every one of them, which profiles showed
 // as a fifth of a 50-row page. Anything else goes through encoding/json.
 func appendData(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
-	case porting.Row:
+	case rows.Row:
 		return v.AppendJSON(b), nil
-	case []porting.Row:
+	case []rows.Row:
 		b = append(b, '[')
 		for i, r := range v {
 			if i > 0 {
@@ -25,26 +29,26 @@ func appendData(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	case porting.Fields:
-		return v.AppendJSON(b), nil
+		return appendFields(b, v), nil
 	case []porting.Fields:
 		b = append(b, '[')
 		for i, f := range v {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = f.AppendJSON(b)
+			b = appendFields(b, f)
 		}
 		return append(b, ']'), nil
-	case []porting.Group:
+	case []rows.Group:
 		b = append(b, '[')
 		for i, g := range v {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = append(b, `{"account_id":`...)
-			b = appendString(b, g.AccountID)
+			b = rawjson.AppendString(b, g.AccountID)
 			b = append(b, `,"account_name":`...)
-			b = appendString(b, g.AccountName)
+			b = rawjson.AppendString(b, g.AccountName)
 			b = append(b, `,"port_requests":`...)
 			var err error
 			if b, err = appendData(b, g.PortRequests); err != nil {
@@ -62,5 +66,27 @@ func appendData(b []byte, v any) ([]byte, error) {
 	}
 }
 
-// appendString writes s as a JSON string, as every answer writes them.
-func appendString(b []byte, s string) []byte { return porting.AppendJSONText(b, s) }
+// appendFields appends f as a JSON object, members sorted by key as
+// encoding/json sorts a map's, each raw value copied as it is (values come
+// out of a decoder or an encoder, so they are valid already).
+func appendFields(b []byte, f porting.Fields) []byte {
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = rawjson.AppendString(b, k)
+		b = append(b, ':')
+		if v := f[k]; len(v) > 0 {
+			b = append(b, v...)
+		} else {
+			b = append(b, "null"...)
+		}
+	}
+	return append(b, '}')
+}

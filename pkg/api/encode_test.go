@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rawjson"
+	"github.com/portreqd/portreqd/pkg/rows"
 )
 
 // oddStrings are ids and names a Kazoo database may hold: control
@@ -25,7 +27,7 @@ func TestAppendDataOddStrings(t *testing.T) {
 		want, _ := json.Marshal(s)
 		var wantS string
 		_ = json.Unmarshal(want, &wantS)
-		groups := []porting.Group{{AccountID: s, AccountName: s, PortRequests: []porting.Row{}}}
+		groups := []rows.Group{{AccountID: s, AccountName: s, PortRequests: []rows.Row{}}}
 		b, err := appendData(nil, groups)
 		if err != nil {
 			t.Fatalf("%q: %v", s, err)
@@ -56,8 +58,8 @@ func TestAppendDataOddStrings(t *testing.T) {
 			t.Errorf("%q: document %q decodes to %v (%v)", s, doc, fields, err)
 		}
 		var back string
-		if err := json.Unmarshal(appendString(nil, s), &back); err != nil || back != wantS {
-			t.Errorf("appendString(%q) = %q: decodes to %q (%v), want %q", s, appendString(nil, s), back, err, wantS)
+		if err := json.Unmarshal(rawjson.AppendString(nil, s), &back); err != nil || back != wantS {
+			t.Errorf("AppendString(%q) = %q: decodes to %q (%v), want %q", s, rawjson.AppendString(nil, s), back, err, wantS)
 		}
 	}
 }

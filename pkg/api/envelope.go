@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // contentTypeJSON is sent exactly, errors included: Monster UI parses error
@@ -161,7 +162,7 @@ const maxPooledBody = 1 << 20
 // order; data goes through appendData.
 func (e envelope) append(b []byte) ([]byte, error) {
 	b = append(b, `{"auth_token":`...)
-	b = appendString(b, e.AuthToken)
+	b = rawjson.AppendString(b, e.AuthToken)
 	b = append(b, `,"data":`...)
 	var err error
 	if b, err = appendData(b, e.Data); err != nil {
@@ -169,11 +170,11 @@ func (e envelope) append(b []byte) ([]byte, error) {
 	}
 	if e.Error != "" {
 		b = append(b, `,"error":`...)
-		b = appendString(b, e.Error)
+		b = rawjson.AppendString(b, e.Error)
 	}
 	if e.Message != "" {
 		b = append(b, `,"message":`...)
-		b = appendString(b, e.Message)
+		b = rawjson.AppendString(b, e.Message)
 	}
 	if e.NextStartKey != nil {
 		b = append(b, `,"next_start_key":`...)
@@ -186,10 +187,10 @@ func (e envelope) append(b []byte) ([]byte, error) {
 		b = strconv.AppendInt(b, int64(*e.PageSize), 10)
 	}
 	b = append(b, `,"request_id":`...)
-	b = appendString(b, e.RequestID)
+	b = rawjson.AppendString(b, e.RequestID)
 	if e.Revision != "" {
 		b = append(b, `,"revision":`...)
-		b = appendString(b, e.Revision)
+		b = rawjson.AppendString(b, e.Revision)
 	}
 	if e.StartKey != nil {
 		b = append(b, `,"start_key":`...)
@@ -198,7 +199,7 @@ func (e envelope) append(b []byte) ([]byte, error) {
 		}
 	}
 	b = append(b, `,"status":`...)
-	b = appendString(b, e.Status)
+	b = rawjson.AppendString(b, e.Status)
 	return append(b, '}'), nil
 }
 

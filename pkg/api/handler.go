@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // call is one request as a handler sees it.
@@ -148,7 +149,10 @@ func (c *call) readBody() (porting.Fields, error) {
 		}
 		return nil, porting.Wrap(porting.KindInvalidJSON, "invalid json", err)
 	}
-	raw = bytes.TrimSpace(raw)
+	// Bytes that are not UTF-8 become U+FFFD, one for each, as encoding/json
+	// decodes them: raw members are stored and answered as sent, and an
+	// answer must be UTF-8 (CouchDB refuses such documents outright).
+	raw = rawjson.ValidUTF8(bytes.TrimSpace(raw))
 	c.body = porting.Fields{}
 	if len(raw) == 0 {
 		return c.body, nil

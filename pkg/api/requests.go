@@ -5,11 +5,12 @@ import (
 	"strconv"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rows"
 )
 
 // requestReply wraps one port request in the envelope, revision = _rev.
 func (a *API) requestReply(c *call, r *porting.Request, status int) (*reply, error) {
-	v, err := a.svc.View(c.r.Context(), r)
+	v, err := a.rows.View(c.r.Context(), r)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +38,7 @@ func (a *API) getRequest(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	row, rev, err := a.svc.GetRequestView(c.r.Context(), c.actor, acct, id)
+	row, rev, err := a.rows.Get(c.r.Context(), c.actor, acct, id)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +139,7 @@ func (c *call) listOptions(descendants bool) (porting.ListOptions, error) {
 	return o, nil
 }
 
-func listingReply(l *porting.Listing) *reply {
+func listingReply(l *rows.Listing) *reply {
 	p := &paging{pageSize: l.PageSize, startKey: l.StartKey, nextStartKey: l.NextStartKey}
 	if l.Flat != nil {
 		return &reply{data: l.Flat, paging: p}
@@ -158,13 +159,13 @@ func (a *API) list(c *call, descendants bool) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	var l *porting.Listing
+	var l *rows.Listing
 	if n := c.r.URL.Query().Get("by_number"); n != "" {
-		l, err = a.svc.ByNumber(c.r.Context(), c.actor, acct, n, descendants)
+		l, err = a.rows.ByNumber(c.r.Context(), c.actor, acct, n, descendants)
 	} else if st, ok := porting.ParseState(vars(c.r)["state"]); ok {
-		l, err = a.svc.ListState(c.r.Context(), c.actor, acct, st, o)
+		l, err = a.rows.ListState(c.r.Context(), c.actor, acct, st, o)
 	} else {
-		l, err = a.svc.ListAll(c.r.Context(), c.actor, acct, o)
+		l, err = a.rows.ListAll(c.r.Context(), c.actor, acct, o)
 	}
 	if err != nil {
 		return nil, err

@@ -6,23 +6,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rows"
 )
 
 // newChargingFixture is newFixture with an activation charge of 10.
 func newChargingFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	svc := porting.NewService(porting.Config{Store: kazootest.Embedded(t), Rules: porting.Rules{ActivationCharge: 10}})
+	store := kazootest.Embedded(t)
+	svc := porting.NewService(porting.Config{Store: store, Accounts: accountcache.New(2*time.Second, time.Now), Rules: porting.Rules{ActivationCharge: 10}})
 	master, _, err := svc.Bootstrap(ctx, "golden-master-key")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tokens := api.NewTokens([]byte("golden-secret"), time.Hour, time.Now)
 	f := &fixture{masterID: master.ID, tokens: tokens}
-	f.srv = newServer(t, api.New(api.Config{Service: svc, Tokens: tokens, MaxUploadBytes: 1024}))
+	f.srv = newServer(t, api.New(api.Config{Service: svc, Rows: rows.New(rows.Config{Store: store, Service: svc}), Tokens: tokens, MaxUploadBytes: 1024}))
 	f.token, _ = tokens.Issue(master.ID)
 	return f
 }

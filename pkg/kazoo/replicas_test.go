@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rows"
 	"github.com/portreqd/portreqd/test/couchdbtest"
 )
 
@@ -134,7 +135,9 @@ func TestGetRequestDocUnlessRevAcrossReplicas(t *testing.T) {
 // bytes are the same (by_number).
 func TestRequestReadsNeverStale(t *testing.T) {
 	sites(t, func(t *testing.T, s site) {
-		a := porting.NewService(porting.Config{Store: s.replica(t)})
+		storeA := s.replica(t)
+		a := porting.NewService(porting.Config{Store: storeA})
+		readA := rows.New(rows.Config{Store: storeA, Service: a})
 		b := porting.NewService(porting.Config{Store: s.replica(t)})
 		master, _, err := a.Bootstrap(ctx(t), "key")
 		if err != nil {
@@ -155,14 +158,14 @@ func TestRequestReadsNeverStale(t *testing.T) {
 		for i := 1; i <= 3; i++ {
 			want := fmt.Sprintf("v%d", i-1)
 			for range 2 { // the second read is answered from the cache
-				row, rev, err := a.GetRequestView(ctx(t), master, master.ID, r.ID)
+				row, rev, err := readA.Get(ctx(t), master, master.ID, r.ID)
 				if err != nil || row.Fields().String("name") != want {
 					t.Fatalf("GET shows %q (%v), want %q", row.Fields().String("name"), err, want)
 				}
 				if cur := currentRev(); rev == "" || rev != cur {
 					t.Fatalf("GET answers revision %q, stored is %q", rev, cur)
 				}
-				l, err := a.ByNumber(ctx(t), master, master.ID, number, false)
+				l, err := readA.ByNumber(ctx(t), master, master.ID, number, false)
 				if err != nil || len(l.Flat) != 1 || l.Flat[0].Fields().String("name") != want {
 					t.Fatalf("by_number: %+v, %v; want one request named %q", l, err, want)
 				}
@@ -177,9 +180,9 @@ func TestRequestReadsNeverStale(t *testing.T) {
 		if _, err := b.DeleteRequest(ctx(t), master, master.ID, r.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = a.GetRequestView(ctx(t), master, master.ID, r.ID)
+		_, _, err = readA.Get(ctx(t), master, master.ID, r.ID)
 		wantKind(t, "GET after the delete", err, porting.KindNotFound)
-		l, err := a.ByNumber(ctx(t), master, master.ID, number, false)
+		l, err := readA.ByNumber(ctx(t), master, master.ID, number, false)
 		if err != nil || len(l.Flat) != 0 {
 			t.Fatalf("by_number after the delete: %+v, %v; want none", l, err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/requestjson"
 )
 
 // CreateRequest stores a new port request; KindConflict when the id exists.
@@ -57,7 +58,7 @@ func (s *Store) GetRequest(ctx context.Context, id string) (*porting.Request, er
 	if err != nil {
 		return nil, err
 	}
-	r, err := porting.DecodeRequest(raw)
+	r, err := requestjson.Decode(raw)
 	if err == nil && r == nil {
 		err = porting.NotFound(id)
 	}
@@ -101,7 +102,7 @@ func (s *Store) RequestsByNumber(ctx context.Context, e164 string) ([]*porting.R
 	out := []*porting.Request{}
 	seen := map[string]bool{}
 	err := s.VisitRequestDocsByNumber(ctx, e164, func(id, doc []byte) error {
-		r, err := porting.DecodeRequest(doc)
+		r, err := requestjson.Decode(doc)
 		if err != nil {
 			// A document Kazoo or a person broke must not fail the check.
 			s.log.Warn("port request skipped: it does not decode", zap.ByteString("request_id", id), zap.Error(err))
@@ -121,7 +122,7 @@ func (s *Store) RequestsByNumber(ctx context.Context, e164 string) ([]*porting.R
 }
 
 // VisitRequestDocsByNumber calls fn with each document the by-number view
-// holds for e164, as stored (porting.RequestDocsByNumber: the service
+// holds for e164, as stored (porting.RequestDocsByNumber: package rows
 // decodes them through its document cache).
 func (s *Store) VisitRequestDocsByNumber(ctx context.Context, e164 string, fn func(id, doc []byte) error) error {
 	q := engine.Query{Key: mustJSON(e164), IncludeDocs: true}

@@ -65,17 +65,15 @@ func (s *Service) Authenticate(ctx context.Context, apiKey string) (*Account, er
 	if err != nil {
 		return nil, err
 	}
-	s.accounts.put(a)
+	s.accounts.Read(a)
 	return a, nil
 }
 
-// Account returns the account id, from a short-lived cache when fresh. The
-// result is shared: callers must not modify it.
+// Account returns the account id, from the account cache when it is fresh
+// there (Config.Accounts). The result may be shared: callers must not
+// modify it.
 func (s *Service) Account(ctx context.Context, id string) (*Account, error) {
-	if a, ok := s.accounts.get(id); ok {
-		return a, nil
-	}
-	return s.accounts.load(ctx, id, s.store.GetAccount)
+	return s.accounts.Account(ctx, id, s.readAccount)
 }
 
 // Authorize returns account id when actor may act on it (it is actor's own
@@ -119,7 +117,7 @@ func (s *Service) CreateAccount(ctx context.Context, actor *Account, parentID st
 	if err := s.store.CreateAccount(ctx, a); err != nil {
 		return nil, err
 	}
-	s.accounts.changed(a)
+	s.accounts.Written(a)
 	return a, nil
 }
 
@@ -166,7 +164,7 @@ func (s *Service) UpdateAccount(ctx context.Context, actor *Account, id string, 
 	if err != nil {
 		return nil, err
 	}
-	s.accounts.changed(updated)
+	s.accounts.Written(updated)
 	return updated, nil
 }
 

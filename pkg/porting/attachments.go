@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // AttachmentTypes are the content types an attachment may have.
@@ -28,9 +30,11 @@ type Upload struct {
 }
 
 // AttachmentName applies Kazoo's naming: a generated name when none is
-// given, and ".pdf" appended to a PDF's name that lacks it.
+// given, and ".pdf" appended to a PDF's name that lacks it. Bytes that are
+// not UTF-8 become U+FFFD, as in JSON bodies: the name is a member name of
+// the stored document, and stores refuse names that are not UTF-8.
 func AttachmentName(name, contentType string, now int64) (string, error) {
-	name = strings.TrimSpace(name)
+	name = strings.TrimSpace(string(rawjson.ValidUTF8([]byte(name))))
 	if name == "" {
 		name = fmt.Sprintf("uploaded_file_%d", now)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -24,23 +22,6 @@ type ListOptions struct {
 	PageSize    int    // zero = DefaultPageSize
 	NoPaginate  bool   // paginate=false
 	Descendants bool   // the /descendants/ variant
-}
-
-// Group is the requests of one account in a listing.
-type Group struct {
-	AccountID    string `json:"account_id"`
-	AccountName  string `json:"account_name"`
-	PortRequests []Row  `json:"port_requests"`
-}
-
-// Listing is a listing's answer.
-type Listing struct {
-	Groups       []Group
-	Flat         []Row // by_number answers a flat list instead
-	PageSize     int
-	StartKey     any
-	NextStartKey any
-	Paginated    bool
 }
 
 // window resolves and checks a listing's modified window.
@@ -103,22 +84,35 @@ func parseStartKey(raw string) (*Cursor, error) {
 	return nil, bad
 }
 
-// ListState lists the requests of one state through account accountID.
-func (s *Service) ListState(ctx context.Context, actor *Account, accountID string, state State, o ListOptions) (*Listing, error) {
+// ListPlan is what a listing reads, as the rules decide it: its queries,
+// one per state, and the paging its answer carries. Package rows reads it.
+type ListPlan struct {
+	Queries []ListQuery
+	// StartKey is the start_key the answer carries; nil for none.
+	StartKey any
+	// Paginated is set when the answer is a page: it carries page_size
+	// and, when more rows follow, next_start_key.
+	Paginated bool
+}
+
+// PlanListState plans the listing of the requests of one state through
+// account accountID: the windowed states are paged and bounded by a
+// modified window, the working states are listed whole.
+func (s *Service) PlanListState(ctx context.Context, actor *Account, accountID string, state State, o ListOptions) (ListPlan, error) {
+	var p ListPlan
 	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
-		return nil, err
+		return p, err
 	}
 	q := ListQuery{Account: accountID, Descendants: o.Descendants, State: state}
-	out := &Listing{}
 	if state.Windowed() {
 		from, to, err := s.window(o)
 		if err != nil {
-			return nil, err
+			return p, err
 		}
 		q.From, q.To = from, to
 		after, err := parseStartKey(o.StartKey)
 		if err != nil {
-			return nil, err
+			return p, err
 		}
 		q.After = after
 		if !o.NoPaginate {
@@ -126,255 +120,61 @@ func (s *Service) ListState(ctx context.Context, actor *Account, accountID strin
 			if q.Limit <= 0 {
 				q.Limit = DefaultPageSize
 			}
-			out.Paginated = true
+			p.Paginated = true
 		}
-		out.StartKey = []any{accountID, string(state), to}
+		p.StartKey = []any{accountID, string(state), to}
 		if after != nil {
-			out.StartKey = o.StartKey
+			p.StartKey = o.StartKey
 		}
 	}
-	if q.Limit == 0 {
-		release, err := s.wholeListing(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-	}
-	rs, more, err := s.visit(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if out.Groups, err = s.group(ctx, rs); err != nil {
-		return nil, err
-	}
-	out.PageSize = len(rs)
-	if more && len(rs) > 0 {
-		last := rs[len(rs)-1].req
-		out.NextStartKey = fmt.Sprintf("%d:%s", last.Modified, last.ID)
-	}
-	return out, nil
+	p.Queries = []ListQuery{q}
+	return p, nil
 }
 
-// ListAll is the all-states listing, as Kazoo 4.0 answers it: the working
-// states in full, unconfirmed, completed and canceled within the window.
-func (s *Service) ListAll(ctx context.Context, actor *Account, accountID string, o ListOptions) (*Listing, error) {
+// PlanListAll plans the all-states listing, as Kazoo 4.0 answers it: the
+// working states in full, unconfirmed, completed and canceled within the
+// window. Its rows are merged newest first.
+func (s *Service) PlanListAll(ctx context.Context, actor *Account, accountID string, o ListOptions) (ListPlan, error) {
+	var p ListPlan
 	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
-		return nil, err
+		return p, err
 	}
 	from, to, err := s.window(o)
 	if err != nil {
-		return nil, err
+		return p, err
 	}
-	release, err := s.wholeListing(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	var all []listed
 	for _, st := range States {
 		q := ListQuery{Account: accountID, Descendants: o.Descendants, State: st}
 		if st == Unconfirmed || st.Windowed() {
 			q.From, q.To = from, to
 		}
-		rs, _, err := s.visit(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, rs...)
+		p.Queries = append(p.Queries, q)
 	}
-	sortNewestFirst(all)
-	groups, err := s.group(ctx, all)
-	if err != nil {
-		return nil, err
-	}
-	return &Listing{Groups: groups, PageSize: len(all)}, nil
+	return p, nil
 }
 
-// ByNumber lists the requests carrying a number, visible through accountID
-// (its own only, or with Descendants its whole subtree), as a flat list.
-func (s *Service) ByNumber(ctx context.Context, actor *Account, accountID, number string, descendants bool) (*Listing, error) {
+// NextStartKey is the next_start_key of a page whose last row is r: a
+// listing given it resumes strictly after r, so rows sharing a second are
+// neither repeated nor skipped.
+func NextStartKey(r *Request) string { return fmt.Sprintf("%d:%s", r.Modified, r.ID) }
+
+// PlanByNumber checks a by_number listing through account accountID and
+// returns the number asked for in E.164.
+func (s *Service) PlanByNumber(ctx context.Context, actor *Account, accountID, number string) (string, error) {
 	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
-		return nil, err
+		return "", err
 	}
 	e164, ok := NormalizeNumber(number)
 	if !ok {
-		return nil, ValidationError("by_number", "pattern", fmt.Sprintf("%q is not a phone number", number),
+		return "", ValidationError("by_number", "pattern", fmt.Sprintf("%q is not a phone number", number),
 			map[string]any{"cause": number})
 	}
-	mine, err := s.requestsByNumber(ctx, e164)
-	if err != nil {
-		return nil, err
-	}
-	mine = slices.DeleteFunc(mine, func(l listed) bool {
-		return l.req.AccountID != accountID && !(descendants && l.req.VisibleTo(accountID))
-	})
-	sortNewestFirst(mine)
-	flat := make([]Row, 0, len(mine))
-	w := s.newRows()
-	for _, r := range mine {
-		v, err := w.row(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		flat = append(flat, v)
-	}
-	return &Listing{Flat: flat, PageSize: len(flat)}, nil
+	return e164, nil
 }
 
-// requestsByNumber returns the undeleted requests carrying e164 with their
-// encoded views, decoded through the document cache where the store hands
-// out documents as stored.
-func (s *Service) requestsByNumber(ctx context.Context, e164 string) ([]listed, error) {
-	var out []listed
-	if v, ok := s.store.(RequestDocsByNumber); ok {
-		seen := map[string]bool{}
-		err := v.VisitRequestDocsByNumber(ctx, e164, func(id, doc []byte) error {
-			e, err := s.docs.get(id, doc, true)
-			if err != nil {
-				// A document Kazoo or a person broke must not fail the lookup.
-				s.log.Warn("port request skipped: it does not decode", "request_id", string(id), "error", err)
-				return nil
-			}
-			if e.req == nil || e.req.Deleted || seen[e.req.ID] {
-				return nil
-			}
-			seen[e.req.ID] = true
-			out = append(out, listed{req: e.req, view: e.view})
-			return nil
-		})
-		return out, err
-	}
-	found, err := s.store.RequestsByNumber(ctx, e164)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range found {
-		out = append(out, listed{req: r, view: encodeView(r.View())})
-	}
-	return out, nil
-}
-
-// wholeListingCached is how many rows of an unpaginated listing go into the
-// document cache.
-const wholeListingCached = 200
-
-// wholeListing waits for one of the slots unpaginated listings share.
-// Kazoo does not page the working states, so one answer can hold every
-// active request of a large reseller's tree (the load tool's 100k data
-// set: ~7,900 rows, ~10 MB of JSON, plus the documents read for it). The
-// work is CPU-bound, so running more of them at once than there are CPUs
-// gains nothing and multiplies the memory held: 16 at once took the heap
-// to 1 GB before this bound.
-func (s *Service) wholeListing(ctx context.Context) (release func(), err error) {
-	select {
-	case s.wholeListings <- struct{}{}:
-		return func() { <-s.wholeListings }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// listed is a request on its way into a listing, with its encoded view.
-type listed struct {
-	req  *Request
-	view *encodedView
-}
-
-// visit reads a listing from the store, decoding through the document
-// cache and dropping what is not a live port request (an index may lag
-// behind a document). An unpaginated listing caches its first rows only:
-// one of thousands (a large tree's working states) would otherwise evict
-// everything the paged listings keep reading, for rows nobody asks for
-// again soon.
-func (s *Service) visit(ctx context.Context, q ListQuery) ([]listed, bool, error) {
-	out := make([]listed, 0, max(q.Limit, 16))
-	more, err := s.store.VisitRequests(ctx, q, func(id, rev []byte, load func() []byte) error {
-		keep := q.Limit > 0 || len(out) < wholeListingCached
-		e := s.docs.known(id, rev)
-		if e == nil {
-			doc := load()
-			if doc == nil {
-				return nil
-			}
-			var err error
-			if e, err = s.docs.get(id, doc, keep); err != nil {
-				return nil // one broken document must not break the listing
-			}
-		}
-		if e.req == nil || e.req.Deleted {
-			return nil
-		}
-		req := e.req
-		if !keep {
-			// Only what grouping and sorting read: the decoded document
-			// goes now, its encoded view stays for the answer.
-			req = &Request{ID: req.ID, AccountID: req.AccountID, Modified: req.Modified}
-		}
-		out = append(out, listed{req: req, view: e.view})
-		return nil
-	})
-	return out, more, err
-}
-
-func sortNewestFirst(rs []listed) {
-	sort.SliceStable(rs, func(i, j int) bool {
-		if rs[i].req.Modified != rs[j].req.Modified {
-			return rs[i].req.Modified > rs[j].req.Modified
-		}
-		return rs[i].req.ID > rs[j].req.ID
-	})
-}
-
-// rows builds listing rows: each request's view plus account_id and the
-// _read_only block, encoded once per account (and cached with accounts).
-type rows struct {
-	s     *Service
-	extra map[string][]member
-}
-
-func (s *Service) newRows() *rows { return &rows{s: s, extra: map[string][]member{}} }
-
-func (w *rows) row(ctx context.Context, l listed) (Row, error) {
-	acct := l.req.AccountID
-	extra, ok := w.extra[acct]
-	if !ok {
-		ro, err := w.s.readOnly(ctx, acct)
-		if err != nil {
-			return Row{}, err
-		}
-		extra = ro.row
-		w.extra[acct] = extra
-	}
-	return Row{view: l.view, extra: extra}, nil
-}
-
-// group arranges rows (newest first) by account, accounts in order of their
-// newest row.
-func (s *Service) group(ctx context.Context, rs []listed) ([]Group, error) {
-	groups := []Group{}
-	index := map[string]int{}
-	count := map[string]int{}
-	for _, l := range rs {
-		count[l.req.AccountID]++
-	}
-	w := s.newRows()
-	for _, l := range rs {
-		v, err := w.row(ctx, l)
-		if err != nil {
-			return nil, err
-		}
-		acct := l.req.AccountID
-		i, ok := index[acct]
-		if !ok {
-			name := ""
-			if a, err := s.Account(ctx, acct); err == nil {
-				name = a.Name
-			}
-			groups = append(groups, Group{AccountID: acct, AccountName: name, PortRequests: make([]Row, 0, count[acct])})
-			i = len(groups) - 1
-			index[acct] = i
-		}
-		groups[i].PortRequests = append(groups[i].PortRequests, v)
-	}
-	return groups, nil
+// ListedThrough reports whether a by_number listing through account
+// accountID shows r: accountID's own requests, and with descendants those
+// of its whole subtree.
+func (r *Request) ListedThrough(accountID string, descendants bool) bool {
+	return r.AccountID == accountID || descendants && r.VisibleTo(accountID)
 }

@@ -61,7 +61,7 @@ func (s *Service) SetLOALogo(ctx context.Context, actor *Account, accountID stri
 	if err != nil {
 		return nil, err
 	}
-	s.accounts.changed(out)
+	s.accounts.Written(out)
 	return out, nil
 }
 

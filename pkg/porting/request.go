@@ -1,12 +1,13 @@
 package porting
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // RequestType is pvt_type of a port request document.
@@ -84,7 +85,7 @@ var ErrNotRequest = errors.New("not a port request document")
 
 // DecodeRequest decodes a stored document: nil, and no error, when there is
 // none (absent, JSON null) or it is another type of document; KindInternal
-// when it cannot be read. Both stores and the read cache decode with it.
+// when it cannot be read. requestjson.Decode gives the same, faster.
 func DecodeRequest(raw []byte) (*Request, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
@@ -147,284 +148,10 @@ func (r Request) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]json.RawMessage(doc))
 }
 
-// UnmarshalJSON reads a port request document, Kazoo's or ours.
-//
-// It reads the document in one pass (see scanner): the members Request
-// types are decoded in place, every other member is kept as a slice of one
-// copy of b. Documents of unusual shape (escaped member names, typed
-// members of other types than Kazoo writes, invalid JSON) are decoded by
-// unmarshalRequestJSON, with encoding/json, which defines the result: the
-// fast path must give exactly what it gives.
+// UnmarshalJSON reads a port request document, Kazoo's or ours, with
+// encoding/json: the definition of the result. Package requestjson reads
+// the shapes stores hold in one pass, to exactly this result.
 func (r *Request) UnmarshalJSON(b []byte) error {
-	if done, err := r.unmarshalFast(b); done {
-		return err
-	}
-	return r.unmarshalRequestJSON(b)
-}
-
-// span is where a value is in a document; to is 0 for none.
-type span struct{ from, to int }
-
-// unmarshalFast is UnmarshalJSON's one-pass decoder; done is false when the
-// document needs unmarshalRequestJSON, r untouched then. The document is
-// copied twice, as bytes for the raw members and as a string that the
-// decoded strings share, rather than once per member.
-func (r *Request) unmarshalFast(b []byte) (done bool, err error) {
-	buf := bytes.Clone(b)
-	s := scanner{b: buf}
-	if !s.consume('{') {
-		return false, nil
-	}
-	var id, rev, typ, state, account, accountDB, tree, created, modified, sent, deleted, transitions, attachments span
-	type member struct {
-		key   span
-		value span
-	}
-	members := make([]member, 0, 32)
-	if !s.consume('}') {
-		for {
-			kf, kt, ok := s.key()
-			if !ok {
-				return false, nil
-			}
-			s.ws()
-			v := span{from: s.i}
-			if !s.skip(0) {
-				return false, nil
-			}
-			v.to = s.i
-			switch string(buf[kf:kt]) {
-			case "_id":
-				id = v
-			case "_rev":
-				rev = v
-			case "_attachments":
-				attachments = v
-			case "pvt_type":
-				typ = v
-			case "pvt_port_state":
-				state = v
-			case "pvt_account_id":
-				account = v
-			case "pvt_account_db":
-				accountDB = v
-			case "pvt_tree":
-				tree = v
-			case "pvt_created":
-				created = v
-			case "pvt_modified":
-				modified = v
-			case "pvt_sent":
-				sent = v
-			case "pvt_deleted":
-				deleted = v
-			case "pvt_transitions":
-				transitions = v
-			case "pvt_vsn":
-			default:
-				members = append(members, member{span{kf, kt}, v})
-			}
-			if s.consume(',') {
-				continue
-			}
-			if s.consume('}') {
-				break
-			}
-			return false, nil
-		}
-	}
-	if !s.end() {
-		return false, nil
-	}
-	raw := func(v span) []byte {
-		if v.to == 0 {
-			return nil
-		}
-		return buf[v.from:v.to:v.to]
-	}
-	if typ.to == 0 || decodeString(raw(typ)) != RequestType {
-		return true, ErrNotRequest
-	}
-
-	s.text = string(buf)
-	str := func(v span) string {
-		if v.to == 0 {
-			return ""
-		}
-		if isPlainString(buf[v.from:v.to]) {
-			return s.text[v.from+1 : v.to-1]
-		}
-		return decodeString(buf[v.from:v.to])
-	}
-	at := func(v span) *scanner { return &scanner{b: buf, text: s.text, i: v.from} }
-
-	out := Request{Public: make(Fields, len(members)), Private: Fields{}}
-	for _, m := range members {
-		k := s.text[m.key.from:m.key.to]
-		if strings.HasPrefix(k, "_") || strings.HasPrefix(k, "pvt_") {
-			out.Private[k] = raw(m.value)
-		} else {
-			out.Public[k] = raw(m.value)
-		}
-	}
-	out.ID = str(id)
-	out.Rev = str(rev)
-	out.State = State(str(state))
-	if out.State == "" {
-		out.State = Unconfirmed
-	}
-	out.AccountID = str(account)
-	if tree.to != 0 && !decodeStrings(at(tree), &out.Tree) {
-		_ = json.Unmarshal(raw(tree), &out.Tree)
-	}
-	if created.to != 0 {
-		out.Created = decodeInt64(raw(created))
-	}
-	if modified.to != 0 {
-		out.Modified = decodeInt64(raw(modified))
-	}
-	out.Sent = decodeBool(raw(sent))
-	out.Deleted = decodeBool(raw(deleted))
-	if transitions.to != 0 && !decodeTransitions(at(transitions), &out.Transitions) {
-		_ = json.Unmarshal(raw(transitions), &out.Transitions)
-	}
-	if attachments.to != 0 && !decodeAttachments(at(attachments), &out.Attachments) {
-		if err := json.Unmarshal(raw(attachments), &out.Attachments); err != nil {
-			return true, err
-		}
-	}
-	// pvt_account_db is derived; only a value that differs from ours (an
-	// older Kazoo's) is kept as found.
-	if accountDB.to != 0 && str(accountDB) != EncodedDB(AccountDB(out.AccountID)) {
-		out.Private["pvt_account_db"] = raw(accountDB)
-	}
-	*r = out
-	return true, nil
-}
-
-// decodeStrings reads the value at s, valid JSON, into *out as
-// json.Unmarshal into a nil []string does, when it is null or an array of
-// plain strings; false (and *out untouched) otherwise.
-func decodeStrings(s *scanner, out *[]string) bool {
-	if s.null() {
-		return true
-	}
-	list := make([]string, 0, 4)
-	ok := s.array(func() bool {
-		from, to, ok := s.plainStr()
-		if ok {
-			list = append(list, s.sub(from, to))
-		}
-		return ok
-	})
-	if ok {
-		*out = list
-	}
-	return ok
-}
-
-// decodeTransitions reads the value at s, valid JSON, into *out as
-// json.Unmarshal into a nil []Transition does, when every transition has
-// the shape portreqd and Kazoo write (members named exactly as tagged, of
-// their types); false (and *out untouched) otherwise.
-func decodeTransitions(s *scanner, out *[]Transition) bool {
-	if s.null() {
-		return true
-	}
-	list := make([]Transition, 0, 4)
-	ok := s.array(func() bool {
-		list = append(list, Transition{})
-		return decodeTransition(s, &list[len(list)-1])
-	})
-	if ok {
-		*out = list
-	}
-	return ok
-}
-
-// decodeTransition reads one transition object into t.
-func decodeTransition(s *scanner, t *Transition) bool {
-	return s.object(func(from, to int) bool {
-		switch string(s.b[from:to]) {
-		case "timestamp":
-			return s.int64Value(&t.Timestamp)
-		case "type":
-			return s.stringValue(&t.Type)
-		case "reason":
-			return s.stringValue(&t.Reason)
-		case "transition":
-			return s.object(func(from, to int) bool {
-				switch string(s.b[from:to]) {
-				case "new":
-					return s.stringValue((*string)(&t.Transition.New))
-				case "previous":
-					return s.stringValue((*string)(&t.Transition.Previous))
-				}
-				return false
-			})
-		case "authorization":
-			return s.object(func(from, to int) bool {
-				if string(s.b[from:to]) != "account" {
-					return false
-				}
-				return s.object(func(from, to int) bool {
-					switch string(s.b[from:to]) {
-					case "id":
-						return s.stringValue(&t.Authorization.Account.ID)
-					case "name":
-						return s.stringValue(&t.Authorization.Account.Name)
-					}
-					return false
-				})
-			})
-		}
-		return false
-	})
-}
-
-// decodeAttachments reads the value at s, valid JSON, into *out as
-// json.Unmarshal into a nil map[string]Attachment does, when every entry
-// has the shape CouchDB writes; false (and *out untouched) otherwise.
-func decodeAttachments(s *scanner, out *map[string]Attachment) bool {
-	if s.null() {
-		return true
-	}
-	if s.next() != '{' {
-		return false
-	}
-	atts := make(map[string]Attachment, 2)
-	ok := s.object(func(from, to int) bool {
-		var a Attachment
-		var revpos int64
-		ok := s.object(func(from, to int) bool {
-			switch string(s.b[from:to]) {
-			case "content_type":
-				return s.stringValue(&a.ContentType)
-			case "length":
-				return s.int64Value(&a.Length)
-			case "digest":
-				return s.stringValue(&a.Digest)
-			case "revpos":
-				return s.int64Value(&revpos)
-			case "stub":
-				return s.boolValue(&a.Stub)
-			}
-			return false
-		})
-		a.Revpos = int(revpos)
-		atts[s.sub(from, to)] = a
-		return ok && int64(a.Revpos) == revpos
-	})
-	if !ok {
-		return false
-	}
-	*out = atts
-	return true
-}
-
-// unmarshalRequestJSON is UnmarshalJSON with encoding/json: the
-// definition of the result, for documents the fast path does not take.
-func (r *Request) unmarshalRequestJSON(b []byte) error {
 	var doc Fields
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return err
@@ -497,6 +224,12 @@ func (r *Request) VisibleTo(id string) bool {
 	return false
 }
 
+// Readable reports whether the request may be read through account id: it
+// is not deleted, and it belongs to id's subtree. Deleted requests, other
+// document types and requests outside the subtree are all "bad
+// identifier", so that tenants never learn of each other's requests.
+func (r *Request) Readable(id string) bool { return !r.Deleted && r.VisibleTo(id) }
+
 // Uploads is the request's attachments as the API shows them.
 func (r *Request) Uploads() map[string]map[string]any {
 	out := make(map[string]map[string]any, len(r.Attachments))
@@ -522,9 +255,9 @@ func (r *Request) uploadsJSON() json.RawMessage {
 			b = append(b, ',')
 		}
 		a := r.Attachments[name]
-		b = appendJSONString(b, name)
+		b = rawjson.AppendString(b, name)
 		b = append(b, `:{"content_type":`...)
-		b = appendJSONString(b, a.ContentType)
+		b = rawjson.AppendString(b, a.ContentType)
 		b = append(b, `,"length":`...)
 		b = strconv.AppendInt(b, a.Length, 10)
 		b = append(b, '}')

@@ -17,85 +17,40 @@ func (s *Service) requestFor(ctx context.Context, accountID, id string) (*Reques
 	if err != nil {
 		return nil, err
 	}
-	if r.Deleted || !r.VisibleTo(accountID) {
+	if !r.Readable(accountID) {
 		return nil, NotFound(id)
 	}
 	return r, nil
 }
 
-// View is a request as the API shows it, with Kazoo 4.3's _read_only block
-// naming the owning account and its port authority.
-func (s *Service) View(ctx context.Context, r *Request) (Row, error) {
-	return s.viewRow(ctx, r, encodeView(r.View()))
-}
-
-func (s *Service) viewRow(ctx context.Context, r *Request, v *encodedView) (Row, error) {
-	ro, err := s.readOnly(ctx, r.AccountID)
-	if err != nil {
-		return Row{}, err
-	}
-	return Row{view: v, extra: ro.view}, nil
-}
-
-// GetRequestView reads request id through account accountID as the API
-// shows it, and its revision. It is GetRequest for answering only: the
-// document is decoded through the cache the listings share.
-func (s *Service) GetRequestView(ctx context.Context, actor *Account, accountID, id string) (Row, string, error) {
+// AuthorizeRead checks, before request id is read through account
+// accountID, that actor may act on accountID and that id can name a
+// request (anything else is "bad identifier"). After the read, the request
+// is shown only when Readable through accountID.
+func (s *Service) AuthorizeRead(ctx context.Context, actor *Account, accountID, id string) error {
 	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
-		return Row{}, "", err
+		return err
 	}
 	if !IsID(id) {
-		return Row{}, "", NotFound(id)
+		return NotFound(id)
 	}
-	e, err := s.readRequestDoc(ctx, id)
-	if err != nil {
-		return Row{}, "", err
-	}
-	if e.req == nil || e.req.Deleted || !e.req.VisibleTo(accountID) {
-		return Row{}, "", NotFound(id)
-	}
-	row, err := s.viewRow(ctx, e.req, e.view)
-	return row, e.req.Rev, err
+	return nil
 }
 
-// readRequestDoc reads request id through the document cache. When the
-// cache holds the request and the store can check a revision, the store
-// only confirms that the cached revision is still the current one (no
-// document is sent again); otherwise the document is read and decoded
-// through the cache.
-func (s *Service) readRequestDoc(ctx context.Context, id string) (*cachedDoc, error) {
-	if rr, ok := s.store.(RequestDocRevReader); ok {
-		if old := s.docs.latest(id); old != nil {
-			raw, unchanged, err := rr.GetRequestDocUnlessRev(ctx, id, old.req.Rev)
-			if err != nil {
-				return nil, err
-			}
-			if unchanged {
-				return old, nil
-			}
-			return s.docs.get([]byte(id), raw, true)
-		}
-	}
-	raw, err := s.store.GetRequestDoc(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return s.docs.get([]byte(id), raw, true)
-}
-
-// readOnly is the _read_only block of requests of account accountID. It
-// depends on the account only, so a listing computes it once per account.
-func (s *Service) readOnly(ctx context.Context, accountID string) (*readOnlyBlock, error) {
-	if ro, ok := s.accounts.getReadOnly(accountID); ok {
+// ReadOnly is the _read_only block of the requests of account accountID,
+// Kazoo 4.3's: the account's id and name, and its port authority's. It
+// depends on the account only, so a listing asks once per account, and
+// the account cache keeps it.
+func (s *Service) ReadOnly(ctx context.Context, accountID string) (json.RawMessage, error) {
+	if ro, ok := s.accounts.ReadOnly(accountID); ok {
 		return ro, nil
 	}
 	built := s.now()
-	raw, err := s.buildReadOnly(ctx, accountID)
+	ro, err := s.buildReadOnly(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	ro := newReadOnlyBlock(accountID, raw)
-	s.accounts.putReadOnly(accountID, ro, built)
+	s.accounts.PutReadOnly(accountID, ro, built)
 	return ro, nil
 }
 

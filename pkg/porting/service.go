@@ -4,25 +4,25 @@ import (
 	"context"
 	"log/slog"
 	mrand "math/rand/v2"
-	"runtime"
 	"sync/atomic"
 	"time"
 )
 
-// Service holds every rule of portreqd: who may act on which account, and
-// (later) the port request life cycle. The HTTP layer decodes and encodes;
-// the Store persists; everything in between is here.
+// Service holds every rule of portreqd: who may act on which account, the
+// port request life cycle, what a listing reads. The HTTP layer decodes and
+// encodes; the Store persists; package rows reads requests as the API
+// shows them, through a cache, as Service plans it; the rules are here.
 type Service struct {
 	store    Store
 	now      Clock
 	newID    IDSource
-	accounts *accountCache
-	docs     *docCache
-	// wholeListings holds a token per unpaginated listing running.
-	wholeListings chan struct{}
-	masterID      atomic.Pointer[string]
-	rules         Rules
-	log           *slog.Logger
+	accounts AccountCache
+	// readAccount is store.GetAccount, made once: a method value made per
+	// call would be an allocation per account lookup.
+	readAccount func(context.Context, string) (*Account, error)
+	masterID    atomic.Pointer[string]
+	rules       Rules
+	log         *slog.Logger
 }
 
 // Rules are the operator's choices that change behaviour.
@@ -39,16 +39,12 @@ type Config struct {
 	Store Store
 	Clock Clock    // defaults to time.Now
 	IDs   IDSource // defaults to RandomID
-	// AccountTTL bounds how stale a cached account (tree, name, flags) may
-	// be; lookups happen on every request. Zero means 2 seconds.
-	AccountTTL time.Duration
-	// DocCacheBytes bounds the cache of decoded port requests the read
-	// paths share; zero means DefaultDocCacheBytes, negative disables it.
-	DocCacheBytes int
-	Rules         Rules
+	// Accounts keeps the accounts every call reads; nil reads the store
+	// every time.
+	Accounts AccountCache
+	Rules    Rules
 	// Log receives what a request cannot report to its caller: best-effort
-	// cleanups that failed, documents skipped because they do not decode.
-	// nil discards it.
+	// cleanups that failed, completions undone in part. nil discards it.
 	Log *slog.Logger
 }
 
@@ -60,25 +56,22 @@ func NewService(cfg Config) *Service {
 	if cfg.IDs == nil {
 		cfg.IDs = RandomID
 	}
-	if cfg.AccountTTL == 0 {
-		cfg.AccountTTL = 2 * time.Second
-	}
-	if cfg.DocCacheBytes == 0 {
-		cfg.DocCacheBytes = DefaultDocCacheBytes
+	if cfg.Accounts == nil {
+		cfg.Accounts = noAccountCache{}
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{
-		store:         cfg.Store,
-		now:           cfg.Clock,
-		newID:         cfg.IDs,
-		accounts:      newAccountCache(cfg.AccountTTL, cfg.Clock),
-		docs:          newDocCache(cfg.DocCacheBytes),
-		wholeListings: make(chan struct{}, runtime.GOMAXPROCS(0)),
-		rules:         cfg.Rules,
-		log:           cfg.Log,
+	s := &Service{
+		store:    cfg.Store,
+		now:      cfg.Clock,
+		newID:    cfg.IDs,
+		accounts: cfg.Accounts,
+		rules:    cfg.Rules,
+		log:      cfg.Log,
 	}
+	s.readAccount = func(ctx context.Context, id string) (*Account, error) { return s.store.GetAccount(ctx, id) }
+	return s
 }
 
 // Ping answers nil only when the store answers.

@@ -13,7 +13,7 @@ type RequestStore interface {
 	GetRequest(ctx context.Context, id string) (*Request, error)
 	// GetRequestDoc returns the document as stored (a copy the caller
 	// keeps), deleted or not; KindNotFound when absent. Read paths decode
-	// through the service's cache instead of the store's decoder.
+	// through the cache of package rows instead of the store's decoder.
 	GetRequestDoc(ctx context.Context, id string) ([]byte, error)
 	// UpdateRequest replaces the document at r.Rev, keeping its attachments;
 	// KindConflict when the revision is stale. Sets r.Rev.
@@ -56,7 +56,7 @@ type RequestDocRevReader interface {
 }
 
 // RequestDocsByNumber is a RequestStore that hands out the stored
-// documents of the requests carrying a number, so that the service decodes
+// documents of the requests carrying a number, so that package rows decodes
 // them through its document cache (by_number lookups of the same requests
 // then skip decoding and encoding them again).
 type RequestDocsByNumber interface {

@@ -109,6 +109,8 @@ func TestAttachmentName(t *testing.T) {
 		{"file.PDF", "application/x-pdf", "file.PDF"},
 		{"notes.txt", "text/plain", "notes.txt"},
 		{"", "application/pdf", "uploaded_file_63000000000.pdf"},
+		{"bad\xffname\xed\xa0\x80", "text/plain", "bad\ufffdname\ufffd\ufffd\ufffd"},
+		{" tab\tkept\u2029", "text/plain", "tab\tkept"},
 	}
 	for _, c := range cases {
 		got, err := AttachmentName(c.name, c.ct, 63000000000)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // scenarioNames is the order the scenarios run (and are reported) in; all
@@ -275,7 +276,7 @@ func scenarios() (map[string]*scenario, *scenario, map[string]*scenario) {
 		"couch_view_by_number": {name: "couch_view_by_number", prepare: func(_ context.Context, e *env, _ int, _ map[string]float64) (op, error) {
 			paths := pathsOf(e, func(r seededRequest) string {
 				q := url.Values{}
-				q.Set("key", strconv.Quote(r.number))
+				q.Set("key", string(rawjson.AppendString(nil, r.number))) // a JSON view key
 				q.Set("include_docs", "true")
 				return "/" + url.PathEscape(e.prefix+dbPortRequests) + "/_design/port_requests/_view/listing_by_number?" + q.Encode()
 			})

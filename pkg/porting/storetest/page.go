@@ -30,7 +30,7 @@ func ListRequests(ctx context.Context, s porting.RequestStore, q porting.ListQue
 }
 
 // Requests decodes the page, skipping what is not a live port request, as
-// the service does.
+// package rows does.
 func (p *Page) Requests() []*porting.Request {
 	out := make([]*porting.Request, 0, len(p.Docs))
 	for _, raw := range p.Docs {

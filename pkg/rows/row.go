@@ -1,8 +1,11 @@
-package porting
+package rows
 
 import (
 	"encoding/json"
 	"slices"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // Row is one port request as the API shows it: the request's view, encoded
@@ -28,8 +31,24 @@ type encodedView struct {
 	size    int // bytes of all members
 }
 
-func encodeView(f Fields) *encodedView {
-	keys := f.sortedKeys()
+// readOnlyMembers are the members a row adds for the _read_only block ro
+// (porting.Service.ReadOnly) of account accountID: view rows add it
+// alone, listing rows account_id too.
+func readOnlyMembers(accountID string, ro json.RawMessage) (view, row []member) {
+	buf := make([]byte, 0, len(ro)+len(accountID)+32)
+	buf = appendMember(buf, "_read_only", ro)
+	m := member{key: "_read_only", enc: buf[:len(buf):len(buf)]}
+	from := len(buf)
+	buf = append(buf, `"account_id":`...)
+	buf = rawjson.AppendString(buf, accountID)
+	// Sorted: "_read_only" < "account_id".
+	return []member{m}, []member{m, {key: "account_id", enc: buf[from:]}}
+}
+
+// encodeView encodes a request's view (porting.Request.View) once, for
+// every answer that shows it.
+func encodeView(f porting.Fields) *encodedView {
+	keys := sortedKeys(f)
 	size := 0
 	for _, k := range keys {
 		size += len(k) + 3 + len(f[k])
@@ -45,21 +64,9 @@ func encodeView(f Fields) *encodedView {
 	return v
 }
 
-// AppendJSON appends f as a JSON object, members sorted by key as
-// encoding/json sorts a map's, each raw value copied as it is (values come
-// out of a decoder or an encoder, so they are valid already).
-func (f Fields) AppendJSON(b []byte) []byte {
-	b = append(b, '{')
-	for i, k := range f.sortedKeys() {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendMember(b, k, f[k])
-	}
-	return append(b, '}')
-}
-
-func (f Fields) sortedKeys() []string {
+// sortedKeys returns f's member names sorted as encoding/json sorts a
+// map's keys.
+func sortedKeys(f porting.Fields) []string {
 	keys := make([]string, 0, len(f))
 	for k := range f {
 		keys = append(keys, k)
@@ -69,7 +76,7 @@ func (f Fields) sortedKeys() []string {
 }
 
 func appendMember(b []byte, key string, value json.RawMessage) []byte {
-	b = AppendJSONText(b, key)
+	b = rawjson.AppendString(b, key)
 	b = append(b, ':')
 	if len(value) == 0 {
 		return append(b, "null"...)
@@ -114,23 +121,8 @@ func (r Row) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil), nil }
 
 // Fields decodes the row back into members (tests, and callers that need
 // to look inside).
-func (r Row) Fields() Fields {
-	f := Fields{}
+func (r Row) Fields() porting.Fields {
+	f := porting.Fields{}
 	_ = json.Unmarshal(r.AppendJSON(nil), &f)
 	return f
-}
-
-// AppendJSONText appends s as a JSON string the way every answer writes
-// strings: plain ASCII as is, anything needing escapes as encoding/json
-// escapes it.
-func AppendJSONText(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			enc, _ := json.Marshal(s) // rare: let the library do the escaping
-			return append(b, enc...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

@@ -1,14 +1,17 @@
-package porting
+package rows
 
 import (
 	"bytes"
 	"sync"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/requestjson"
 )
 
 // docCache keeps port requests decoded from their stored bytes, with their
 // views encoded, for the read paths (GET one, listings). An entry is used
 // only for a document byte for byte equal to the one it was decoded from,
-// or, where the store checks revisions (RequestDocRevReader: CouchDB's
+// or, where the store checks revisions (porting.RequestDocRevReader: CouchDB's
 // If-None-Match), once the store has confirmed that the entry's revision is
 // the current one. So it can never be stale, whichever replica or process
 // wrote the document, and nothing needs invalidating: a changed document is
@@ -26,7 +29,7 @@ type docCache struct {
 
 type cachedDoc struct {
 	raw  []byte
-	req  *Request // nil: not a port request
+	req  *porting.Request // nil: not a port request
 	view *encodedView
 	cost int
 }
@@ -81,7 +84,7 @@ func (c *docCache) get(id, raw []byte, keep bool) (*cachedDoc, error) {
 	if ok && bytes.Equal(e.raw, raw) {
 		return e, nil
 	}
-	r, err := DecodeRequest(raw)
+	r, err := requestjson.Decode(raw)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package porting
+package rows
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/portreqd/portreqd/pkg/porting"
 )
 
 // TestRowMatchesEncodingJSON checks that a Row writes exactly what
@@ -16,17 +18,17 @@ import (
 func TestRowMatchesEncodingJSON(t *testing.T) {
 	cases := []struct {
 		name  string
-		view  Fields
+		view  porting.Fields
 		extra [][2]string // key, raw value; sorted by key
 	}{
-		{"empty", Fields{}, nil},
-		{"only extras", Fields{}, [][2]string{{"_read_only", `{"a":1}`}, {"account_id", `"x"`}}},
-		{"extras first", Fields{"name": json.RawMessage(`"n"`), "zeta": json.RawMessage(`[1]`)}, [][2]string{{"_read_only", `{}`}}},
-		{"extras between and after", Fields{"Upper": json.RawMessage(`1`), "b": json.RawMessage(`2`), "y": json.RawMessage(`3`)},
+		{"empty", porting.Fields{}, nil},
+		{"only extras", porting.Fields{}, [][2]string{{"_read_only", `{"a":1}`}, {"account_id", `"x"`}}},
+		{"extras first", porting.Fields{"name": json.RawMessage(`"n"`), "zeta": json.RawMessage(`[1]`)}, [][2]string{{"_read_only", `{}`}}},
+		{"extras between and after", porting.Fields{"Upper": json.RawMessage(`1`), "b": json.RawMessage(`2`), "y": json.RawMessage(`3`)},
 			[][2]string{{"_read_only", `{}`}, {"account_id", `"a"`}, {"zz", `null`}}},
-		{"extra replaces member", Fields{"account_id": json.RawMessage(`"spoofed"`), "id": json.RawMessage(`"i"`)},
+		{"extra replaces member", porting.Fields{"account_id": json.RawMessage(`"spoofed"`), "id": json.RawMessage(`"i"`)},
 			[][2]string{{"account_id", `"real"`}}},
-		{"escaped keys", Fields{"é": json.RawMessage(`1`), "a\"b": json.RawMessage(`2`), "": json.RawMessage(`3`)}, nil},
+		{"escaped keys", porting.Fields{"é": json.RawMessage(`1`), "a\"b": json.RawMessage(`2`), "": json.RawMessage(`3`)}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -51,7 +53,7 @@ func TestRowMatchesEncodingJSON(t *testing.T) {
 // documents, tells non-requests apart, and stays within its bound.
 func TestDocCache(t *testing.T) {
 	doc := func(id, rev, name string) []byte {
-		r := &Request{ID: id, Rev: rev, State: Submitted, AccountID: "a", Public: Fields{}}
+		r := &porting.Request{ID: id, Rev: rev, State: porting.Submitted, AccountID: "a", Public: porting.Fields{}}
 		r.Public.Set("name", name)
 		b, err := json.Marshal(r)
 		if err != nil {

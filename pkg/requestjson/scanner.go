@@ -1,207 +1,10 @@
-package porting
+package requestjson
 
 import (
-	"bytes"
-	"encoding/json"
-	"strconv"
 	"unicode/utf8"
+
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
-
-// Fields is a JSON object kept as raw members. Documents written by Kazoo (or
-// by clients) carry keys portreqd does not model; keeping them raw means a
-// read-modify-write never drops them.
-type Fields map[string]json.RawMessage
-
-// Clone returns a shallow copy; raw values are immutable by convention.
-func (f Fields) Clone() Fields {
-	out := make(Fields, len(f))
-	for k, v := range f {
-		out[k] = v
-	}
-	return out
-}
-
-// Set marshals v under key.
-//
-// Scalars are written without encoding/json: listings set several members
-// on every row.
-func (f Fields) Set(key string, v any) {
-	switch v := v.(type) {
-	case string:
-		f[key] = appendJSONString(nil, v)
-		return
-	case State:
-		f[key] = appendJSONString(nil, string(v))
-		return
-	case int64:
-		f[key] = strconv.AppendInt(nil, v, 10)
-		return
-	case int:
-		f[key] = strconv.AppendInt(nil, int64(v), 10)
-		return
-	case bool:
-		f[key] = strconv.AppendBool(nil, v)
-		return
-	case json.RawMessage:
-		f[key] = v
-		return
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic("porting: marshal " + key + ": " + err.Error())
-	}
-	f[key] = b
-}
-
-// appendJSONString appends s quoted as encoding/json would (HTML escaping
-// included, so the bytes are identical), taking a shortcut for plain ASCII.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
-			enc, _ := json.Marshal(s)
-			return append(b, enc...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-// String returns the member key as a string, "" when absent or not a string.
-func (f Fields) String(key string) string {
-	if raw, ok := f[key]; ok {
-		return decodeString(raw)
-	}
-	return ""
-}
-
-// Bool returns the member key as a bool, false when absent or not a bool.
-func (f Fields) Bool(key string) bool {
-	if raw, ok := f[key]; ok {
-		return decodeBool(raw)
-	}
-	return false
-}
-
-// isNull reports whether raw is JSON null (or empty).
-func isNull(raw json.RawMessage) bool {
-	t := bytes.TrimSpace(raw)
-	return len(t) == 0 || bytes.Equal(t, []byte("null"))
-}
-
-// jsonType names the JSON type of raw as JSON Schema does.
-func jsonType(raw json.RawMessage) string {
-	t := bytes.TrimSpace(raw)
-	if len(t) == 0 {
-		return "null"
-	}
-	switch t[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	default:
-		return "number"
-	}
-}
-
-// UnmarshalRaw decodes a raw JSON object into f; anything else leaves f
-// empty. Optional objects (bill, notifications) are read this way.
-func (f *Fields) UnmarshalRaw(raw json.RawMessage) error {
-	if isNull(raw) || jsonType(raw) != "object" {
-		*f = Fields{}
-		return nil
-	}
-	return json.Unmarshal(raw, f)
-}
-
-// Fast paths. Documents are decoded on every listing row, and
-// encoding/json scans its input twice per call (once to validate, once to
-// decode), so decoding members one json.Unmarshal at a time scans each
-// several times. The helpers below read the common, plain shapes directly
-// and report when they meet anything else, in which case the caller falls
-// back to encoding/json: results are always encoding/json's.
-
-// isPlainString reports whether raw is one JSON string whose bytes need no
-// unquoting (no escapes, no control characters, valid UTF-8): encoding/json
-// decodes such a string to exactly its contents.
-func isPlainString(raw []byte) bool {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return false
-	}
-	body := raw[1 : len(raw)-1]
-	for _, c := range body {
-		if !strSafe[c] {
-			return false
-		}
-	}
-	return utf8.Valid(body)
-}
-
-// decodeString decodes raw as json.Unmarshal into a string does: "" when raw
-// is absent, not a string, or invalid.
-func decodeString(raw []byte) string {
-	if isPlainString(raw) {
-		return string(raw[1 : len(raw)-1])
-	}
-	var s string
-	_ = json.Unmarshal(raw, &s)
-	return s
-}
-
-// decodeBool decodes raw as json.Unmarshal into a bool does.
-func decodeBool(raw []byte) bool {
-	switch string(raw) {
-	case "true":
-		return true
-	case "false", "null", "":
-		return false
-	}
-	var b bool
-	_ = json.Unmarshal(raw, &b)
-	return b
-}
-
-// decodeInt64 decodes raw as json.Unmarshal into an int64 does: 0 unless raw
-// is an integer literal that fits.
-func decodeInt64(raw []byte) int64 {
-	if n, ok := plainInt(raw); ok {
-		return n
-	}
-	var n int64
-	_ = json.Unmarshal(raw, &n)
-	return n
-}
-
-// plainInt reads raw when it is a JSON integer of at most 18 digits
-// (which cannot overflow an int64).
-func plainInt(raw []byte) (int64, bool) {
-	i, neg := 0, false
-	if len(raw) > 0 && raw[0] == '-' {
-		i, neg = 1, true
-	}
-	if n := len(raw) - i; n == 0 || n > 18 || (raw[i] == '0' && n > 1) {
-		return 0, false
-	}
-	var n int64
-	for ; i < len(raw); i++ {
-		c := raw[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if neg {
-		n = -n
-	}
-	return n, true
-}
 
 // maxScanDepth bounds the nesting scanner follows; deeper documents (which
 // encoding/json accepts up to 10000 levels) take the encoding/json path.
@@ -258,22 +61,13 @@ func (s *scanner) consume(c byte) bool {
 	return false
 }
 
-// strSafe marks the bytes a string holds as they are: not the quote, the
-// backslash or a control character.
-var strSafe = func() (t [256]bool) {
-	for c := 0x20; c < 256; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 // str scans the string starting at s.i ('"') and returns its raw bytes,
 // quotes included, and whether it holds escapes.
 func (s *scanner) str() (raw []byte, esc, ok bool) {
 	start := s.i
 	b, i := s.b, s.i+1
 	for {
-		for i < len(b) && strSafe[b[i]] {
+		for i < len(b) && rawjson.IsPlainByte(b[i]) {
 			i++
 		}
 		if i >= len(b) {
@@ -311,7 +105,7 @@ func (s *scanner) str() (raw []byte, esc, ok bool) {
 }
 
 // plainStr scans a string whose decoded value is its contents (see
-// isPlainString) and returns where those contents are in b; ok is false for
+// rawjson.IsPlainString) and returns where those contents are in b; ok is false for
 // any other string or for something else.
 func (s *scanner) plainStr() (from, to int, ok bool) {
 	if s.next() != '"' {
@@ -541,7 +335,7 @@ func (s *scanner) int64Value(p *int64) bool {
 	if !s.number() {
 		return false
 	}
-	n, ok := plainInt(s.b[start:s.i])
+	n, ok := rawjson.PlainInt(s.b[start:s.i])
 	if ok {
 		*p = n
 	}
