@@ -183,7 +183,9 @@ func (rd *Reader) visit(ctx context.Context, q porting.ListQuery) ([]listed, boo
 			}
 			var err error
 			if e, err = rd.docs.get(id, doc, keep); err != nil {
-				return nil // one broken document must not break the listing
+				// One broken document must not break the listing.
+				rd.log.Warn("port request skipped: it does not decode", "request_id", string(id), "error", err)
+				return nil
 			}
 		}
 		if e.req == nil || e.req.Deleted {
