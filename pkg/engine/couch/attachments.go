@@ -37,10 +37,7 @@ func (e *Engine) PutAttachment(ctx context.Context, db, id, rev, name, contentTy
 			ContentType: contentType,
 			Content:     io.NopCloser(body),
 		}, append(writeOpts(n), kivik.Rev(rev))...)
-		if n > 1 && kivik.HTTPStatus(err) == http.StatusInternalServerError && strings.Contains(err.Error(), "function_clause") {
-			// CouchDB 3.4.3 on a cluster: an upload racing a write of the
-			// same document sometimes fails on every copy in
-			// couch_att:flush_data; nothing was written.
+		if clusterRaceFault(n, err) {
 			return fmt.Errorf("%w: %v", engine.ErrConflict, err)
 		}
 		if err != nil && kivik.HTTPStatus(err) == http.StatusBadGateway && ctx.Err() == nil {

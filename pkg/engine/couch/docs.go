@@ -168,6 +168,9 @@ func (e *Engine) Put(ctx context.Context, db, id string, doc []byte) (string, er
 		wctx, ws := withWriteStatus(ctx)
 		var err error
 		if rev, err = e.client.DB(db).Put(wctx, id, json.RawMessage(doc), writeOpts(n)...); err != nil {
+			if clusterRaceFault(n, err) {
+				return fmt.Errorf("%w: %v", engine.ErrConflict, err)
+			}
 			return mapErr(err)
 		}
 		return e.afterWrite(ctx, db, id, rev, h.kind(), ws)
