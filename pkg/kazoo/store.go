@@ -51,10 +51,8 @@ type Store struct {
 }
 
 var (
-	_ porting.Store               = (*Store)(nil)
-	_ porting.RawStore            = (*Store)(nil)
-	_ porting.RequestDocRevReader = (*Store)(nil)
-	_ porting.RequestDocsByNumber = (*Store)(nil)
+	_ porting.Store    = (*Store)(nil)
+	_ porting.RawStore = (*Store)(nil)
 )
 
 // db is the engine's name of Kazoo database name.

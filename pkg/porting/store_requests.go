@@ -29,6 +29,17 @@ type RequestStore interface {
 	VisitRequests(ctx context.Context, q ListQuery, fn func(id, rev []byte, load func() []byte) error) (more bool, err error)
 	// RequestsByNumber lists the undeleted requests carrying number e164.
 	RequestsByNumber(ctx context.Context, e164 string) ([]*Request, error)
+	// VisitRequestDocsByNumber calls fn with the id and the document as
+	// stored of each request carrying e164, deleted ones included, in
+	// document id order, so that package rows decodes them through its
+	// document cache. doc is valid only during the call.
+	VisitRequestDocsByNumber(ctx context.Context, e164 string, fn func(id, doc []byte) error) error
+	// GetRequestDocUnlessRev is GetRequestDoc, except that it returns
+	// unchanged (and no document) when the current revision of id is rev:
+	// a caller holding the request at rev is not sent it again (CouchDB:
+	// If-None-Match, 304). The store checks the revision on every read, so
+	// the caller's copy is never stale, whichever replica wrote it.
+	GetRequestDocUnlessRev(ctx context.Context, id, rev string) (doc []byte, unchanged bool, err error)
 	// ActiveHolders returns, per number, the submitted, pending or scheduled
 	// requests carrying it (Kazoo's port_in_numbers view). Requests written
 	// by Kazoo claim nothing; this is how portreqd still sees them.
@@ -42,28 +53,6 @@ type RequestStore interface {
 	GetAttachment(ctx context.Context, id, name string) (*AttachmentReader, error)
 	// DeleteAttachment removes attachment name at rev; returns the new rev.
 	DeleteAttachment(ctx context.Context, id, rev, name string) (string, error)
-}
-
-// RequestDocRevReader is a RequestStore that can answer a read of a port
-// request the caller already holds at a known revision with "unchanged",
-// without sending the document again (CouchDB: If-None-Match, 304). The
-// revision is checked by the store on every read, so the caller's copy is
-// never stale, whichever replica wrote the document.
-type RequestDocRevReader interface {
-	// GetRequestDocUnlessRev is GetRequestDoc, except that it returns
-	// unchanged (and no document) when the current revision of id is rev.
-	GetRequestDocUnlessRev(ctx context.Context, id, rev string) (doc []byte, unchanged bool, err error)
-}
-
-// RequestDocsByNumber is a RequestStore that hands out the stored
-// documents of the requests carrying a number, so that package rows decodes
-// them through its document cache (by_number lookups of the same requests
-// then skip decoding and encoding them again).
-type RequestDocsByNumber interface {
-	// VisitRequestDocsByNumber calls fn with the id and the document as
-	// stored of each request carrying e164, deleted ones included, in
-	// document id order. doc is valid only during the call.
-	VisitRequestDocsByNumber(ctx context.Context, e164 string, fn func(id, doc []byte) error) error
 }
 
 // NumberHolder is an active request carrying a number.

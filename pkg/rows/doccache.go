@@ -11,7 +11,7 @@ import (
 // docCache keeps port requests decoded from their stored bytes, with their
 // views encoded, for the read paths (GET one, listings). An entry is used
 // only for a document byte for byte equal to the one it was decoded from,
-// or, where the store checks revisions (porting.RequestDocRevReader: CouchDB's
+// or, where the store checks revisions (porting.Store.GetRequestDocUnlessRev: CouchDB's
 // If-None-Match), once the store has confirmed that the entry's revision is
 // the current one. So it can never be stale, whichever replica or process
 // wrote the document, and nothing needs invalidating: a changed document is

@@ -107,36 +107,25 @@ func (rd *Reader) ByNumber(ctx context.Context, actor *porting.Account, accountI
 }
 
 // requestsByNumber returns the undeleted requests carrying e164 with their
-// encoded views, decoded through the document cache where the store hands
-// out documents as stored.
+// encoded views, decoded through the document cache.
 func (rd *Reader) requestsByNumber(ctx context.Context, e164 string) ([]listed, error) {
 	var out []listed
-	if v, ok := rd.store.(porting.RequestDocsByNumber); ok {
-		seen := map[string]bool{}
-		err := v.VisitRequestDocsByNumber(ctx, e164, func(id, doc []byte) error {
-			e, err := rd.docs.get(id, doc, true)
-			if err != nil {
-				// A document Kazoo or a person broke must not fail the lookup.
-				rd.log.Warn("port request skipped: it does not decode", "request_id", string(id), "error", err)
-				return nil
-			}
-			if e.req == nil || e.req.Deleted || seen[e.req.ID] {
-				return nil
-			}
-			seen[e.req.ID] = true
-			out = append(out, listed{req: e.req, view: e.view})
+	seen := map[string]bool{}
+	err := rd.store.VisitRequestDocsByNumber(ctx, e164, func(id, doc []byte) error {
+		e, err := rd.docs.get(id, doc, true)
+		if err != nil {
+			// A document Kazoo or a person broke must not fail the lookup.
+			rd.log.Warn("port request skipped: it does not decode", "request_id", string(id), "error", err)
 			return nil
-		})
-		return out, err
-	}
-	found, err := rd.store.RequestsByNumber(ctx, e164)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range found {
-		out = append(out, listed{req: r, view: encodeView(r.View())})
-	}
-	return out, nil
+		}
+		if e.req == nil || e.req.Deleted || seen[e.req.ID] {
+			return nil
+		}
+		seen[e.req.ID] = true
+		out = append(out, listed{req: e.req, view: e.view})
+		return nil
+	})
+	return out, err
 }
 
 // wholeListingCached is how many rows of an unpaginated listing go into the

@@ -94,22 +94,19 @@ func (rd *Reader) Get(ctx context.Context, actor *porting.Account, accountID, id
 }
 
 // readRequestDoc reads request id through the document cache. When the
-// cache holds the request and the store can check a revision, the store
-// only confirms that the cached revision is still the current one (no
-// document is sent again); otherwise the document is read and decoded
-// through the cache.
+// cache holds the request, the store only confirms that the cached
+// revision is still the current one (no document is sent again);
+// otherwise the document is read and decoded through the cache.
 func (rd *Reader) readRequestDoc(ctx context.Context, id string) (*cachedDoc, error) {
-	if rr, ok := rd.store.(porting.RequestDocRevReader); ok {
-		if old := rd.docs.latest(id); old != nil {
-			raw, unchanged, err := rr.GetRequestDocUnlessRev(ctx, id, old.req.Rev)
-			if err != nil {
-				return nil, err
-			}
-			if unchanged {
-				return old, nil
-			}
-			return rd.docs.get([]byte(id), raw, true)
+	if old := rd.docs.latest(id); old != nil {
+		raw, unchanged, err := rd.store.GetRequestDocUnlessRev(ctx, id, old.req.Rev)
+		if err != nil {
+			return nil, err
 		}
+		if unchanged {
+			return old, nil
+		}
+		return rd.docs.get([]byte(id), raw, true)
 	}
 	raw, err := rd.store.GetRequestDoc(ctx, id)
 	if err != nil {
