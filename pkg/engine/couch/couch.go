@@ -47,6 +47,8 @@ type Engine struct {
 	// dbs caches what is known of each database: its number of shard
 	// copies, which also says that it exists (see ensureKnown).
 	dbs sync.Map // name → int
+	// revs coalesces each database's revision checks (revcheck.go).
+	revs sync.Map // name → *revChecks
 }
 
 var _ engine.Engine = (*Engine)(nil)

@@ -23,10 +23,21 @@ import (
 // with some answers (conflicts=true on a conflicted document), so a full
 // answer's _rev is compared too: the result is the same on every server,
 // only the saving of the body is CouchDB's.
+//
+// A revision check (o.IfNoneMatch alone) may go out with others, as one
+// request (revcheck.go).
 func (e *Engine) Get(ctx context.Context, db, id string, o engine.GetOptions) ([]byte, error) {
 	if id == "" {
 		return nil, fmt.Errorf("%w: document id required", engine.ErrBadRequest)
 	}
+	if o.IfNoneMatch != "" && o == (engine.GetOptions{IfNoneMatch: o.IfNoneMatch}) {
+		return e.checkedGet(ctx, db, id, o.IfNoneMatch)
+	}
+	return e.getDirect(ctx, db, id, o)
+}
+
+// getDirect is Get as one GET.
+func (e *Engine) getDirect(ctx context.Context, db, id string, o engine.GetOptions) ([]byte, error) {
 	q := url.Values{}
 	if o.Rev != "" {
 		q.Set("rev", o.Rev)

@@ -8,3 +8,11 @@ import "context"
 func (e *Engine) Copies(ctx context.Context, db string) (int, error) {
 	return e.ensureKnown(ctx, db)
 }
+
+// RevBatches is how many batched revision checks of db went out.
+func (e *Engine) RevBatches(db string) int64 {
+	if rc, ok := e.revs.Load(db); ok {
+		return rc.(*revChecks).batches.Load()
+	}
+	return 0
+}
