@@ -47,8 +47,10 @@ type Engine struct {
 	// dbs caches what is known of each database: its number of shard
 	// copies, which also says that it exists (see ensureKnown).
 	dbs sync.Map // name → int
-	// revs coalesces each database's revision checks (revcheck.go).
-	revs sync.Map // name → *revChecks
+	// revs and keyReads batch each database's revision checks and each
+	// view's reads by one key (revcheck.go).
+	revs     sync.Map // database → *batcher[*revCheck]
+	keyReads sync.Map // view path and include_docs → *batcher[*keyRead]
 }
 
 var _ engine.Engine = (*Engine)(nil)

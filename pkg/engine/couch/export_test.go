@@ -1,6 +1,10 @@
 package couch
 
-import "context"
+import (
+	"context"
+	"net/url"
+	"strings"
+)
 
 // Copies is the number of shard copies of db (CouchDB's n) as the engine's
 // writes see it: above 1 on a cluster, where writes go at w = n, take
@@ -11,8 +15,21 @@ func (e *Engine) Copies(ctx context.Context, db string) (int, error) {
 
 // RevBatches is how many batched revision checks of db went out.
 func (e *Engine) RevBatches(db string) int64 {
-	if rc, ok := e.revs.Load(db); ok {
-		return rc.(*revChecks).batches.Load()
+	if b, ok := e.revs.Load(db); ok {
+		return b.(*batcher[*revCheck]).batches.Load()
 	}
 	return 0
+}
+
+// KeyBatches is how many batched reads by one key of any view of db went
+// out.
+func (e *Engine) KeyBatches(db string) int64 {
+	var n int64
+	e.keyReads.Range(func(k, b any) bool {
+		if strings.HasPrefix(k.(string), "/"+url.PathEscape(db)+"/") {
+			n += b.(*batcher[*keyRead]).batches.Load()
+		}
+		return true
+	})
+	return n
 }

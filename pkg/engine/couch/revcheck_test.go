@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,5 +117,84 @@ func TestRevisionChecksBatched(t *testing.T) {
 	}
 	if err := check(docs[0], docs[0].rev); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestKeyReadsBatched sends many concurrent view reads by one key, with
+// and without documents, keys written in other JSON forms than the
+// server's: each gets exactly the rows of its key, and some went batched.
+func TestKeyReadsBatched(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	e, err := couch.Open(ctx, couch.Options{URL: couchdbtest.URL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	db := fmt.Sprintf("engine_test_keyreads_%d", time.Now().UnixNano())
+	if err := e.CreateDB(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.DeleteDB(context.Background(), db) })
+	design := `{"views":{"by_group":{"map":"function(doc){ if (doc.g) { emit([doc.g, 1], doc.n); } }"}}}`
+	if _, err := e.Put(ctx, db, "_design/t", []byte(design)); err != nil {
+		t.Fatal(err)
+	}
+	// Group gN holds N documents (g0: none).
+	want := map[int][]string{}
+	for g := 1; g <= 6; g++ {
+		for i := range g {
+			id := fmt.Sprintf("g%d-%d", g, i)
+			body, _ := json.Marshal(map[string]any{"g": fmt.Sprintf("g%d", g), "n": i})
+			if _, err := e.Put(ctx, db, id, body); err != nil {
+				t.Fatal(err)
+			}
+			want[g] = append(want[g], id)
+		}
+	}
+	read := func(g int, docs bool) error {
+		key := fmt.Appendf(nil, `[ "g%d" , 1.0 ]`, g) // the server writes ["gN",1]
+		var got []string
+		err := e.Query(ctx, db, "t", "by_group", engine.Query{Key: key, IncludeDocs: docs}, func(r engine.Row) error {
+			if docs && !strings.Contains(string(r.Doc), `"_id":"`+r.ID+`"`) {
+				return fmt.Errorf("row %s: document %s", r.ID, r.Doc)
+			}
+			if !docs && r.Doc != nil {
+				return fmt.Errorf("row %s: a document without include_docs", r.ID)
+			}
+			got = append(got, r.ID)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want[g]) {
+			return fmt.Errorf("key g%d (docs %v): rows %v, want %v", g, docs, got, want[g])
+		}
+		return nil
+	}
+	for round := 0; round < 20 && e.KeyBatches(db) == 0 || round < 2; round++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for i := range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := read(i%7, i%2 == 0); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if t.Failed() {
+			return
+		}
+	}
+	if e.KeyBatches(db) == 0 {
+		t.Fatal("no key read went batched")
 	}
 }

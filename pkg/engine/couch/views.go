@@ -21,6 +21,10 @@ func (e *Engine) Query(ctx context.Context, db, design, view string, q engine.Qu
 	if db == "" {
 		return fmt.Errorf("%w: database name required", engine.ErrBadRequest)
 	}
+	if keyQuery(q) {
+		// One key: it may go out with others (revcheck.go).
+		return e.keyedQuery(ctx, viewPath(db, design, view), q, fn)
+	}
 	return e.readRows(ctx, viewPath(db, design, view), q, true, fn)
 }
 
