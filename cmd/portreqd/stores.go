@@ -33,7 +33,8 @@ func openStore(ctx context.Context, where, prefix string, log *zap.Logger) (stor
 		desc string
 		err  error
 	)
-	if isCouchURL(where) {
+	couchDB := isCouchURL(where)
+	if couchDB {
 		desc = "couchdb " + couch.MaskURL(where)
 		eng, err = couch.Open(ctx, couch.Options{URL: where, Logger: log, LeaseDB: prefix + "portreqd_leases"})
 		if err != nil {
@@ -45,7 +46,7 @@ func openStore(ctx context.Context, where, prefix string, log *zap.Logger) (stor
 			return nil, "", err
 		}
 	}
-	s, err := kazoo.Open(ctx, eng, kazoo.Options{Prefix: prefix, Logger: log})
+	s, err := kazoo.Open(ctx, eng, kazoo.Options{Prefix: prefix, Logger: log, KazooDesigns: couchDB})
 	if err != nil {
 		_ = eng.Close()
 		return nil, "", err

@@ -13,10 +13,12 @@ import (
 	"github.com/portreqd/portreqd/views"
 )
 
-// Open creates the databases portreqd needs on eng and installs the design
-// documents from package views. It is idempotent and safe to run from
-// several replicas at once. On success the Store owns eng (Close closes
-// it); on failure the caller still does.
+// Open creates the databases portreqd needs on eng and installs its own
+// design documents (views/portreqd, as _design/portreqd) and, with
+// o.KazooDesigns, Kazoo-compatible ones where the database has none
+// (design_kazoo.go). It is idempotent and safe to run from several
+// replicas at once. On success the Store owns eng (Close closes it); on
+// failure the caller still does.
 func Open(ctx context.Context, eng engine.Engine, o Options) (*Store, error) {
 	log := o.Logger
 	if log == nil {
@@ -31,21 +33,30 @@ func Open(ctx context.Context, eng engine.Engine, o Options) (*Store, error) {
 	if err := eng.Ping(ctx); err != nil {
 		return nil, fail("no answer", err)
 	}
-	docs, err := views.All()
+	own, err := views.Own()
 	if err != nil {
 		return nil, porting.Wrap(porting.KindInternal, "design documents", err)
 	}
-	for _, name := range databases(docs) {
+	if s.designs, err = loadDesigns(o.KazooDesigns); err != nil {
+		return nil, porting.Wrap(porting.KindInternal, "design documents", err)
+	}
+	for _, name := range databases(own) {
 		if err := s.ensureDB(ctx, name); err != nil {
 			return nil, fail("database "+s.db(name), err)
 		}
 	}
-	for _, d := range docs {
-		if err := s.installDesign(ctx, d); err != nil {
+	for _, d := range own {
+		if err := s.installDesign(ctx, d.DB, d, replaceAlways); err != nil {
 			return nil, fail("design document "+s.db(d.DB)+"/"+d.ID, err)
 		}
 	}
-	fields := []zap.Field{zap.String("prefix", o.Prefix)}
+	for _, name := range []string{dbAccounts, dbPortRequests} {
+		if err := s.installKazooDesigns(ctx, name); err != nil {
+			return nil, fail("design documents of "+s.db(name), err)
+		}
+		s.designed.Store(name, true)
+	}
+	fields := []zap.Field{zap.String("prefix", o.Prefix), zap.Bool("kazoo_designs", o.KazooDesigns)}
 	if v, ok := eng.(versioner); ok {
 		if vendor, version, err := v.Version(ctx); err == nil {
 			fields = append(fields, zap.String("vendor", vendor), zap.String("version", version))
@@ -94,11 +105,20 @@ func (s *Store) ensureDB(ctx context.Context, name string) error {
 // other replicas install the same document at the same time.
 const designRetries = 5
 
-// installDesign puts d into its database unless the stored copy already has
-// the same content. Rewriting an unchanged design document would make the
-// engine rebuild every view index of the database, so the comparison
-// ignores _rev and member order.
-func (s *Store) installDesign(ctx context.Context, d views.DesignDoc) error {
+// replacePolicy says whether a stored design document of other content
+// than the one to install may be replaced.
+type replacePolicy func(stored map[string]any) bool
+
+// replaceAlways is for portreqd's own design documents, which it keeps as
+// its files say.
+func replaceAlways(map[string]any) bool { return true }
+
+// installDesign puts d into database db unless the stored copy already
+// has the same content, or has other content that replace refuses.
+// Rewriting an unchanged design document would make the engine rebuild
+// every view index of the database, so the comparison ignores _rev and
+// member order.
+func (s *Store) installDesign(ctx context.Context, db string, d views.DesignDoc, replace replacePolicy) error {
 	want, err := canonical(d.Doc)
 	if err != nil {
 		return err
@@ -106,7 +126,7 @@ func (s *Store) installDesign(ctx context.Context, d views.DesignDoc) error {
 	var lastErr error
 	for range designRetries {
 		rev := ""
-		raw, err := s.eng.Get(ctx, s.db(d.DB), d.ID, engine.GetOptions{})
+		raw, err := s.eng.Get(ctx, s.db(db), d.ID, engine.GetOptions{})
 		switch {
 		case isNotFound(err):
 		case err != nil:
@@ -124,6 +144,10 @@ func (s *Store) installDesign(ctx context.Context, d views.DesignDoc) error {
 			if bytes.Equal(have, want) {
 				return nil
 			}
+			if !replace(stored) {
+				s.log.Info("design document kept as stored (not portreqd's)", zap.String("db", s.db(db)), zap.String("id", d.ID))
+				return nil
+			}
 		}
 		doc := make(map[string]any, len(d.Doc)+1)
 		for k, v := range d.Doc {
@@ -136,7 +160,7 @@ func (s *Store) installDesign(ctx context.Context, d views.DesignDoc) error {
 		if err != nil {
 			return err
 		}
-		newRev, err := s.eng.Put(ctx, s.db(d.DB), d.ID, body)
+		newRev, err := s.eng.Put(ctx, s.db(db), d.ID, body)
 		if errors.Is(err, engine.ErrConflict) {
 			lastErr = err // another replica won; compare with its copy
 			continue
@@ -148,7 +172,7 @@ func (s *Store) installDesign(ctx context.Context, d views.DesignDoc) error {
 		if rev != "" {
 			action = "updated"
 		}
-		s.log.Info("design document "+action, zap.String("db", s.db(d.DB)),
+		s.log.Info("design document "+action, zap.String("db", s.db(db)),
 			zap.String("id", d.ID), zap.String("rev", newRev))
 		return nil
 	}

@@ -26,12 +26,17 @@ func (s *Store) put(ctx context.Context, db, id string, body []byte) (string, er
 // when create is set. Databases found are remembered: they are never
 // deleted while portreqd runs (if one is, createDoc still recreates it).
 func (s *Store) dbExists(ctx context.Context, db string, create bool) (bool, error) {
+	exists := false
 	if _, ok := s.known.Load(db); ok {
-		return true, nil
-	}
-	exists, err := s.eng.DBExists(ctx, s.db(db))
-	if err != nil {
-		return false, storeErr(err, "")
+		if !create || !s.needsDesigns(db) {
+			return true, nil
+		}
+		exists = true
+	} else {
+		var err error
+		if exists, err = s.eng.DBExists(ctx, s.db(db)); err != nil {
+			return false, storeErr(err, "")
+		}
 	}
 	if !exists && create {
 		if err := s.eng.CreateDB(ctx, s.db(db)); err != nil {
@@ -39,10 +44,27 @@ func (s *Store) dbExists(ctx context.Context, db string, create bool) (bool, err
 		}
 		exists = true
 	}
+	if exists && create && s.needsDesigns(db) {
+		// Where portreqd writes, Kazoo's views must be there to find it.
+		if err := s.installKazooDesigns(ctx, db); err != nil {
+			return false, storeErr(err, "")
+		}
+		s.designed.Store(db, true)
+	}
 	if exists {
 		s.known.Store(db, true)
 	}
 	return exists, nil
+}
+
+// needsDesigns tells whether on-demand database db may still lack Kazoo's
+// design documents.
+func (s *Store) needsDesigns(db string) bool {
+	if s.designs == nil || !s.designs.install {
+		return false
+	}
+	_, done := s.designed.Load(db)
+	return !done
 }
 
 // createDoc writes a new document (body without _rev) into db, creating
@@ -54,6 +76,7 @@ func (s *Store) createDoc(ctx context.Context, db, id string, body []byte) (stri
 	rev, err := s.eng.Put(ctx, s.db(db), id, body)
 	if isNotFound(err) { // deleted behind our back
 		s.known.Delete(db)
+		s.designed.Delete(db)
 		if _, err := s.dbExists(ctx, db, true); err != nil {
 			return "", err
 		}

@@ -44,3 +44,5 @@ func conflict() error { return porting.E(porting.KindConflict, "datastore confli
 
 // isNotFound reports whether err is the engine's not found.
 func isNotFound(err error) bool { return errors.Is(err, engine.ErrNotFound) }
+
+func isConflict(err error) bool { return errors.Is(err, engine.ErrConflict) }

@@ -41,7 +41,7 @@ func TestStoreErr(t *testing.T) {
 // Every view the store queries must be defined in views/, in the database
 // the store queries it in.
 func TestViewsExist(t *testing.T) {
-	docs, err := views.All()
+	docs, err := views.Own()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestViewsExist(t *testing.T) {
 			}
 		}
 		if !found {
-			t.Errorf("view %s/_design/%s/_view/%s is not in views.All()", v.DB, v.Design, v.View)
+			t.Errorf("view %s/_design/%s/_view/%s is not in views.Own()", v.DB, v.Design, v.View)
 		}
 	}
 }

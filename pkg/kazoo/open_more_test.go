@@ -29,6 +29,9 @@ import (
 // one engine.
 type site struct {
 	prefix string
+	// kazoo says that stores install Kazoo's design documents (CouchDB,
+	// as portreqd runs on it).
+	kazoo bool
 	// raw is an engine on the site's databases, to inspect and plant
 	// documents behind the stores' backs.
 	raw engine.Engine
@@ -67,7 +70,7 @@ func couchSite(t *testing.T, u string) site {
 	t.Helper()
 	prefix := fmt.Sprintf("%skazoo%d_", couchdbtest.Prefix(), seq.Add(1))
 	t.Cleanup(func() { dropPrefix(t, u, prefix) })
-	s := site{prefix: prefix}
+	s := site{prefix: prefix, kazoo: true}
 	s.engine = func(t *testing.T) engine.Engine {
 		t.Helper()
 		eng, err := couch.Open(ctx(t), couch.Options{URL: u, LeaseDB: prefix + "leases"})
@@ -117,21 +120,45 @@ func (s site) putRaw(t *testing.T, db, id string, doc map[string]any) string {
 
 func designDocs(t *testing.T) []views.DesignDoc {
 	t.Helper()
-	docs, err := views.All()
+	docs, err := views.Own()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(docs) == 0 {
-		t.Fatal("views.All() has no design documents")
+		t.Fatal("views.Own() has no design documents")
 	}
 	return docs
 }
 
-// wantDesigns checks that every design document is stored as package views
-// has it.
+// kazooDesigns are the Kazoo-compatible design documents of the global
+// databases.
+func kazooDesigns(t *testing.T) []views.DesignDoc {
+	t.Helper()
+	docs, err := views.Kazoo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []views.DesignDoc
+	for _, d := range docs {
+		if d.DB == views.ClassAccounts || d.DB == views.ClassPortRequests {
+			out = append(out, d)
+		}
+	}
+	if len(out) < 2 {
+		t.Fatalf("views.Kazoo() has %d design documents for accounts and port_requests", len(out))
+	}
+	return out
+}
+
+// wantDesigns checks that portreqd's design documents are stored as
+// package views has them, and Kazoo's where the stores install them.
 func (s site) wantDesigns(t *testing.T) {
 	t.Helper()
-	for _, d := range designDocs(t) {
+	want := designDocs(t)
+	if s.kazoo {
+		want = append(want, kazooDesigns(t)...)
+	}
+	for _, d := range want {
 		got := s.rawDoc(t, d.DB, d.ID)
 		delete(got, "_rev")
 		if diff := cmp.Diff(d.Doc, got); diff != "" {
@@ -175,7 +202,7 @@ func TestOpenConcurrently(t *testing.T) {
 		for _, eng := range engines {
 			go func() {
 				<-start
-				st, err := kazoo.Open(ctx(t), eng, kazoo.Options{Prefix: s.prefix})
+				st, err := kazoo.Open(ctx(t), eng, kazoo.Options{Prefix: s.prefix, KazooDesigns: s.kazoo})
 				if err == nil {
 					err = st.Close()
 				}

@@ -9,6 +9,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/engine/bolt"
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/views"
 )
 
 func openBolt(t *testing.T, path string) engine.Engine {
@@ -20,10 +21,10 @@ func openBolt(t *testing.T, path string) engine.Engine {
 	return eng
 }
 
-// designRev is the revision of _design/port_requests.
+// designRev is the revision of portreqd's design document of port_requests.
 func designRev(t *testing.T, eng engine.Engine) string {
 	t.Helper()
-	raw, err := eng.Get(ctx(t), "port_requests", "_design/port_requests", engine.GetOptions{})
+	raw, err := eng.Get(ctx(t), "port_requests", views.OwnID, engine.GetOptions{})
 	if err != nil {
 		t.Fatalf("design document: %v", err)
 	}

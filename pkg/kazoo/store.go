@@ -40,6 +40,12 @@ type Options struct {
 	Prefix string
 	// Logger receives start-up events; nil logs nothing.
 	Logger *zap.Logger
+	// KazooDesigns installs Kazoo-compatible design documents where a
+	// database has none (design_kazoo.go): set it on CouchDB, which a
+	// Kazoo site may read or replicate. The embedded engine, which no
+	// Kazoo reads, leaves it unset: it maintains every view on every
+	// write.
+	KazooDesigns bool
 }
 
 // Store is a porting.Store on an engine. It is safe for concurrent use.
@@ -48,6 +54,11 @@ type Store struct {
 	log    *zap.Logger
 	prefix string
 	known  sync.Map // Kazoo names of databases known to exist (dbExists)
+	// designs is what Open decided about Kazoo's design documents;
+	// designed holds the on-demand databases whose Kazoo design
+	// documents this process has seen to.
+	designs  *designSet
+	designed sync.Map
 }
 
 var (

@@ -1,7 +1,7 @@
 package kazoo
 
 // viewRef names a view this package queries. Every view lives in
-// views/*.json (package views installs them); keeping the names here, in
+// views/portreqd/*.json (package views; portreqd installs them as _design/portreqd); keeping the names here, in
 // one list, lets a test prove that each one exists there.
 type viewRef struct {
 	DB, Design, View string
@@ -9,16 +9,16 @@ type viewRef struct {
 
 // The views this package queries.
 var (
-	viewAccountByAPIKey    = viewRef{dbAccounts, "accounts", "listing_by_api"}
-	viewAccountChildren    = viewRef{dbAccounts, "accounts", "listing_by_children"}
-	viewAccountDescendants = viewRef{dbAccounts, "accounts", "listing_by_descendants"}
-	viewAccountSuperDuper  = viewRef{dbAccounts, "accounts", "listing_by_superduper_admin"}
+	viewAccountByAPIKey    = viewRef{dbAccounts, "portreqd", "listing_by_api"}
+	viewAccountChildren    = viewRef{dbAccounts, "portreqd", "listing_by_children"}
+	viewAccountDescendants = viewRef{dbAccounts, "portreqd", "listing_by_descendants"}
+	viewAccountSuperDuper  = viewRef{dbAccounts, "portreqd", "listing_by_superduper_admin"}
 
-	viewRequestsByState           = viewRef{dbPortRequests, "port_requests", "listing_by_state"}
-	viewRequestsByDescendantState = viewRef{dbPortRequests, "port_requests", "listing_by_descendant_state"}
-	viewRequestsByNumber          = viewRef{dbPortRequests, "port_requests", "listing_by_number"}
-	viewPortInNumbers             = viewRef{dbPortRequests, "port_requests", "all_port_in_numbers"}
-	viewActivePortInNumbers       = viewRef{dbPortRequests, "port_requests", "port_in_numbers"}
+	viewRequestsByState           = viewRef{dbPortRequests, "portreqd", "listing_by_state"}
+	viewRequestsByDescendantState = viewRef{dbPortRequests, "portreqd", "listing_by_descendant_state"}
+	viewRequestsByNumber          = viewRef{dbPortRequests, "portreqd", "listing_by_number"}
+	viewPortInNumbers             = viewRef{dbPortRequests, "portreqd", "all_port_in_numbers"}
+	viewActivePortInNumbers       = viewRef{dbPortRequests, "portreqd", "port_in_numbers"}
 )
 
 // viewsUsed lists every view above.

@@ -100,14 +100,14 @@ func seedDirectly(ctx context.Context, cfg *config, c *couchServer, prefix, data
 	if c != nil {
 		st, err = openKazoo(ctx, func() (engine.Engine, error) {
 			return couch.Open(ctx, couch.Options{URL: c.raw, LeaseDB: prefix + "portreqd_leases"})
-		}, prefix)
+		}, kazoo.Options{Prefix: prefix, KazooDesigns: true})
 		workers = 8 // pouchdb-server is one Node process
 	} else {
 		// The directory is locked while open: it is closed below, before
 		// portreqd starts on it.
 		st, err = openKazoo(ctx, func() (engine.Engine, error) {
 			return bolt.OpenDir(dataDir, bolt.Options{})
-		}, prefix)
+		}, kazoo.Options{Prefix: prefix})
 		workers = 16
 	}
 	if err != nil {
@@ -121,12 +121,12 @@ func seedDirectly(ctx context.Context, cfg *config, c *couchServer, prefix, data
 }
 
 // openKazoo opens the Kazoo store on the engine open returns.
-func openKazoo(ctx context.Context, open func() (engine.Engine, error), prefix string) (*kazoo.Store, error) {
+func openKazoo(ctx context.Context, open func() (engine.Engine, error), o kazoo.Options) (*kazoo.Store, error) {
 	eng, err := open()
 	if err != nil {
 		return nil, err
 	}
-	s, err := kazoo.Open(ctx, eng, kazoo.Options{Prefix: prefix})
+	s, err := kazoo.Open(ctx, eng, o)
 	if err != nil {
 		_ = eng.Close()
 		return nil, err

@@ -278,7 +278,7 @@ func scenarios() (map[string]*scenario, *scenario, map[string]*scenario) {
 				q := url.Values{}
 				q.Set("key", string(rawjson.AppendString(nil, r.number))) // a JSON view key
 				q.Set("include_docs", "true")
-				return "/" + url.PathEscape(e.prefix+dbPortRequests) + "/_design/port_requests/_view/listing_by_number?" + q.Encode()
+				return "/" + url.PathEscape(e.prefix+dbPortRequests) + "/_design/portreqd/_view/listing_by_number?" + q.Encode()
 			})
 			return func(ctx context.Context, w *worker) error {
 				return e.send(e.couch.newRequest(ctx, http.MethodGet, paths[w.rng.IntN(len(paths))], nil))
@@ -343,7 +343,7 @@ func windowQuery(e *env, view, account, state string, windowed bool, limit int) 
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	return "/" + url.PathEscape(e.prefix+dbPortRequests) + "/_design/port_requests/_view/" + view + "?" + q.Encode()
+	return "/" + url.PathEscape(e.prefix+dbPortRequests) + "/_design/portreqd/_view/" + view + "?" + q.Encode()
 }
 
 func (e *env) couchGet(path string) op {

@@ -132,14 +132,24 @@ func (c *couchServer) dropPrefix(ctx context.Context, client *http.Client, prefi
 	}
 }
 
-// primeViews queries every view of portreqd's design documents once, with
-// a client that waits as long as the index build takes, so that no
-// measured request pays for indexing documents seeded behind the server's
-// back.
+// primeViews queries every view of the design documents portreqd
+// installs in the global databases (its own, and Kazoo's, which CouchDB
+// would otherwise build in the background) once, with a client that
+// waits as long as the index build takes, so that no measured request
+// pays for indexing documents seeded behind the server's back.
 func (c *couchServer) primeViews(ctx context.Context, prefix string, stderr io.Writer) error {
-	docs, err := views.All()
+	docs, err := views.Own()
 	if err != nil {
 		return err
+	}
+	kz, err := views.Kazoo()
+	if err != nil {
+		return err
+	}
+	for _, d := range kz {
+		if d.DB == views.ClassAccounts || d.DB == views.ClassPortRequests {
+			docs = append(docs, d)
+		}
 	}
 	slow := &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompression: true}}
 	defer slow.CloseIdleConnections()

@@ -45,7 +45,7 @@ func Couch(t testing.TB, url, prefix string) *kazoo.Store {
 		t.Fatalf("couch.Open %s: %v", couch.MaskURL(url), err)
 	}
 	t.Cleanup(func() { DropPrefix(t, url, prefix) })
-	s, err := kazoo.Open(ctx, eng, kazoo.Options{Prefix: prefix})
+	s, err := kazoo.Open(ctx, eng, kazoo.Options{Prefix: prefix, KazooDesigns: true})
 	if err != nil {
 		_ = eng.Close()
 		t.Fatalf("kazoo.Open: %v", err)
