@@ -10,7 +10,7 @@ import (
 
 // requestReply wraps one port request in the envelope, revision = _rev.
 func (a *API) requestReply(c *call, r *porting.Request, status int) (*reply, error) {
-	v, err := a.rows.View(c.r.Context(), r)
+	v, err := a.rows.View(c.r.Context(), c.actor, r)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,25 @@ func (s *Service) AddComments(ctx context.Context, actor *Account, accountID, id
 	if raw, ok := data["comments"]; !ok || jsonType(raw) != "array" || json.Unmarshal(raw, &add) != nil {
 		return nil, ValidationError("comments", "type", "Value did not match type(s): array", nil)
 	}
-	return s.editComments(ctx, accountID, id, func(cs []json.RawMessage) ([]json.RawMessage, error) {
+	if anyPrivate(data["comments"]) {
+		// Only a reader of private comments may write one.
+		var checked bool
+		edit := func(r *Request, cs []json.RawMessage) ([]json.RawMessage, error) {
+			if !checked {
+				sees, err := s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
+				if err != nil {
+					return nil, err
+				}
+				if !sees {
+					return nil, ValidationError("comments", "forbidden", "only the port authority may write private comments", nil)
+				}
+				checked = true
+			}
+			return append(cs, add...), nil
+		}
+		return s.editComments(ctx, accountID, id, edit)
+	}
+	return s.editComments(ctx, accountID, id, func(_ *Request, cs []json.RawMessage) ([]json.RawMessage, error) {
 		return append(cs, add...), nil
 	})
 }
@@ -26,16 +44,24 @@ func (s *Service) DeleteComment(ctx context.Context, actor *Account, accountID, 
 	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
 		return nil, err
 	}
-	i, err := strconv.Atoi(index)
-	return s.editComments(ctx, accountID, id, func(cs []json.RawMessage) ([]json.RawMessage, error) {
-		if err != nil || i < 0 || i >= len(cs) {
+	n, err := strconv.Atoi(index)
+	return s.editComments(ctx, accountID, id, func(r *Request, cs []json.RawMessage) ([]json.RawMessage, error) {
+		if err != nil || n < 0 {
+			return nil, NotFound(index)
+		}
+		// The index counts the comments the caller sees.
+		i, err := s.visibleCommentIndex(ctx, actor, r, n)
+		if err != nil {
+			return nil, err
+		}
+		if i < 0 || i >= len(cs) {
 			return nil, NotFound(index)
 		}
 		return append(append([]json.RawMessage{}, cs[:i]...), cs[i+1:]...), nil
 	})
 }
 
-func (s *Service) editComments(ctx context.Context, accountID, id string, edit func([]json.RawMessage) ([]json.RawMessage, error)) (*Request, error) {
+func (s *Service) editComments(ctx context.Context, accountID, id string, edit func(*Request, []json.RawMessage) ([]json.RawMessage, error)) (*Request, error) {
 	var out *Request
 	err := s.retryConflict(ctx, func() error {
 		r, err := s.requestFor(ctx, accountID, id)
@@ -44,7 +70,7 @@ func (s *Service) editComments(ctx context.Context, accountID, id string, edit f
 		}
 		var cs []json.RawMessage
 		_ = json.Unmarshal(r.Public["comments"], &cs)
-		if cs, err = edit(cs); err != nil {
+		if cs, err = edit(r, cs); err != nil {
 			return err
 		}
 		if cs == nil {

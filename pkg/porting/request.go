@@ -36,19 +36,25 @@ type Request struct {
 	Private     Fields // pvt_* and _* members not modelled above
 }
 
-// Transition is one entry of pvt_transitions.
+// Transition is one entry of pvt_transitions, newest first as Kazoo 4.3
+// keeps them. An entry read from a document keeps its bytes (Raw) and is
+// written back as it was, members portreqd does not model (Kazoo's
+// authorization.user, authorization.reason) included; the typed members
+// are for reading. New entries have no Raw and are written from them.
 type Transition struct {
 	Timestamp     int64           `json:"timestamp"`
 	Type          string          `json:"type"`
 	Reason        string          `json:"reason,omitempty"`
 	Transition    TransitionState `json:"transition"`
 	Authorization Authorization   `json:"authorization"`
+	Raw           json.RawMessage `json:"-"`
 }
 
-// TransitionState names the states of one transition.
+// TransitionState names the states of one transition; the creation entry
+// has no previous state.
 type TransitionState struct {
 	New      State `json:"new"`
-	Previous State `json:"previous"`
+	Previous State `json:"previous,omitempty"`
 }
 
 // Authorization names who made a transition.
@@ -57,6 +63,35 @@ type Authorization struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"account"`
+}
+
+// transitionMembers is Transition without its methods.
+type transitionMembers Transition
+
+// MarshalJSON writes an entry read from a document as it was read.
+func (t Transition) MarshalJSON() ([]byte, error) {
+	if len(t.Raw) > 0 {
+		return t.Raw, nil
+	}
+	return json.Marshal(transitionMembers(t))
+}
+
+// UnmarshalJSON reads an entry and keeps its bytes. An entry whose
+// members are not of the types portreqd reads them as (someone else's
+// shape) is kept all the same: what could be read is read.
+func (t *Transition) UnmarshalJSON(b []byte) error {
+	var m transitionMembers
+	_ = json.Unmarshal(b, &m)
+	*t = Transition(m)
+	t.Raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// SortTransitions orders entries newest first, as Kazoo 4.3 writes them;
+// entries of one timestamp keep their order. Earlier portreqd versions
+// appended (oldest first); their entries move, unchanged.
+func SortTransitions(list []Transition) {
+	sort.SliceStable(list, func(i, j int) bool { return list[i].Timestamp > list[j].Timestamp })
 }
 
 // Attachment is the metadata CouchDB keeps of an inline attachment.

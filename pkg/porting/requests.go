@@ -92,6 +92,10 @@ func (s *Service) CreateRequest(ctx context.Context, actor *Account, accountID s
 		Tree: append(append([]string{}, acct.Tree...), acct.ID), Created: now, Modified: now,
 		Private: Fields{},
 	}
+	// Kazoo 4.3's creation entry: the new state, no previous one.
+	created := Transition{Timestamp: now, Type: "transition", Transition: TransitionState{New: Unconfirmed}}
+	created.Authorization.Account.ID, created.Authorization.Account.Name = actor.ID, actor.Name
+	r.Transitions = []Transition{created}
 	if err := s.store.CreateRequest(ctx, r); err != nil {
 		return nil, err
 	}
@@ -132,9 +136,13 @@ func (s *Service) UpdateRequest(ctx context.Context, actor *Account, accountID, 
 				return Forbidden("a " + string(r.State) + " port request may be edited by the port authority only")
 			}
 		}
+		public, err := s.keepPrivateComments(ctx, actor, r, in.public)
+		if err != nil {
+			return err
+		}
 		before := r.Numbers()
 		next := *r
-		next.Public = in.public
+		next.Public = public
 		after := next.Numbers()
 		var claimed []string
 		if r.State.Active() {

@@ -55,6 +55,11 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 		}
 		next := *r
 		next.Public = mergePublic(r.Public, in.Data)
+		if _, ok := in.Data["comments"]; ok {
+			if next.Public, err = s.keepPrivateComments(ctx, actor, r, next.Public); err != nil {
+				return err
+			}
+		}
 		delete(next.Public, "reason")
 		delete(next.Public, "schedule_on")
 		delete(next.Public, "accept_charges")
@@ -94,7 +99,8 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 		tr.Timestamp, tr.Type, tr.Reason = now, "transition", reason
 		tr.Transition = TransitionState{New: to, Previous: from}
 		tr.Authorization.Account.ID, tr.Authorization.Account.Name = actor.ID, actor.Name
-		next.Transitions = append(append([]Transition{}, r.Transitions...), tr)
+		next.Transitions = append([]Transition{tr}, r.Transitions...)
+		SortTransitions(next.Transitions)
 		if err := s.store.UpdateRequest(ctx, &next); err != nil {
 			// The request's revision decides a race (complete against
 			// cancel, on another replica too): the loser takes back what

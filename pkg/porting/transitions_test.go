@@ -157,9 +157,23 @@ func TestTransitionTable(t *testing.T) {
 					if got.State != to || after.State != to {
 						t.Errorf("state %s (stored %s), want %s", got.State, after.State, to)
 					}
-					last := after.Transitions[len(after.Transitions)-1]
-					if last.Transition.New != to || last.Transition.Previous != from || last.Authorization.Account.ID != actor.ID {
-						t.Errorf("history entry %+v, want %s→%s by %s", last, from, to, actor.ID)
+					// Newest first, as Kazoo 4.3 keeps them; the creation
+					// entry (no previous state) last.
+					newest := after.Transitions[0]
+					if newest.Transition.New != to || newest.Transition.Previous != from || newest.Authorization.Account.ID != actor.ID {
+						t.Errorf("newest history entry %+v, want %s→%s by %s", newest, from, to, actor.ID)
+					}
+					if len(after.Transitions) != len(r.Transitions)+1 {
+						t.Errorf("%d history entries, want %d", len(after.Transitions), len(r.Transitions)+1)
+					}
+					first := after.Transitions[len(after.Transitions)-1]
+					if first.Transition.New != porting.Unconfirmed || first.Transition.Previous != "" {
+						t.Errorf("oldest history entry %+v, want the creation entry", first)
+					}
+					for i := 1; i < len(after.Transitions); i++ {
+						if after.Transitions[i].Timestamp > after.Transitions[i-1].Timestamp {
+							t.Errorf("history not newest first: %d before %d", after.Transitions[i-1].Timestamp, after.Transitions[i].Timestamp)
+						}
 					}
 					claims, err := w.store.GetClaims(ctx, []string{number})
 					if err != nil {

@@ -56,6 +56,7 @@ func requestDocs(t testing.TB) []string {
 		`{"pvt_type":"port_request","pvt_transitions":[{"timestamp":5,"extra":{"deep":[1,2]},"authorization":{"account":{"id":"a","other":1},"user":{}}}]}`,
 		`{"pvt_type":"port_request","pvt_transitions":[{"timestamp":"5","type":1}]}`,
 		`{"pvt_type":"port_request","pvt_transitions":[{"timestamp":5.5}]}`,
+		kazoo43Transitions,
 		`{"pvt_type":"port_request","pvt_transitions":[{"transition":{"new":"a"},"transition":{"previous":"b"},"type":"x","type":"y"}]}`,
 		`{"pvt_type":"port_request","pvt_transitions":{"timestamp":5}}`,
 		`{"pvt_type":"port_request","pvt_transitions":[{"type":"a\u0062"}],"pvt_transitions":[]}`,
@@ -130,10 +131,15 @@ func TestDecodeAsEncodingJSON(t *testing.T) {
 	}
 }
 
+// kazoo43Transitions has Kazoo 4.3's history entries (authorization.user
+// and authorization.reason, no previous on the creation entry), spaced as
+// a person might write them: each entry's Raw is its bytes exactly.
+const kazoo43Transitions = `{"pvt_type":"port_request","pvt_transitions":[ {"authorization": {"account": {"id": "a", "name": "A"}, "reason": "r", "user": {"id": "u", "first_name": "F", "last_name": "L", "full_name": "F L"}}, "reason": "ok", "timestamp": 63900000050, "transition": {"new": "submitted", "previous": "unconfirmed"}, "type": "transition"} , {"timestamp":63900000000,"transition":{"new":"unconfirmed"},"type":"transition","authorization":{"account":{"id":"a","name":"A"},"user":{"id":"u"}}} ]}`
+
 // The documents stores hold take the one-pass path.
 func TestDecodeFastPath(t *testing.T) {
 	docs := requestDocs(t)
-	for _, doc := range []string{docs[0], docs[len(docs)-2], docs[len(docs)-1]} {
+	for _, doc := range []string{docs[0], docs[len(docs)-2], docs[len(docs)-1], kazoo43Transitions} {
 		if _, done, err := decodeFast([]byte(doc)); !done || err != nil {
 			t.Errorf("fast path not taken (%v) for %s", err, doc)
 		}

@@ -1,6 +1,11 @@
 package requestjson
 
-import "github.com/portreqd/portreqd/pkg/porting"
+import (
+	"bytes"
+	"strings"
+
+	"github.com/portreqd/portreqd/pkg/porting"
+)
 
 // The typed members of a request, read by the scanner when they have the
 // shape Kazoo and portreqd write; anything else goes to encoding/json.
@@ -27,9 +32,9 @@ func decodeStrings(s *scanner, out *[]string) bool {
 }
 
 // decodeTransitions reads the value at s, valid JSON, into *out as
-// json.Unmarshal into a nil []porting.Transition does, when every transition has
-// the shape portreqd and Kazoo write (members named exactly as tagged, of
-// their types); false (and *out untouched) otherwise.
+// json.Unmarshal into a nil []porting.Transition does, when every member
+// portreqd reads has the type it reads (other members are skipped, kept in
+// each entry's Raw); false (and *out untouched) otherwise.
 func decodeTransitions(s *scanner, out *[]porting.Transition) bool {
 	if s.null() {
 		return true
@@ -37,7 +42,13 @@ func decodeTransitions(s *scanner, out *[]porting.Transition) bool {
 	list := make([]porting.Transition, 0, 4)
 	ok := s.array(func() bool {
 		list = append(list, porting.Transition{})
-		return decodeTransition(s, &list[len(list)-1])
+		t := &list[len(list)-1]
+		from := s.i
+		if !decodeTransition(s, t) {
+			return false
+		}
+		t.Raw = bytes.Clone(s.b[from:s.i])
+		return true
 	})
 	if ok {
 		*out = list
@@ -48,7 +59,7 @@ func decodeTransitions(s *scanner, out *[]porting.Transition) bool {
 // decodeTransition reads one transition object into t.
 func decodeTransition(s *scanner, t *porting.Transition) bool {
 	return s.object(func(from, to int) bool {
-		switch string(s.b[from:to]) {
+		switch name := string(s.b[from:to]); name {
 		case "timestamp":
 			return s.int64Value(&t.Timestamp)
 		case "type":
@@ -57,32 +68,49 @@ func decodeTransition(s *scanner, t *porting.Transition) bool {
 			return s.stringValue(&t.Reason)
 		case "transition":
 			return s.object(func(from, to int) bool {
-				switch string(s.b[from:to]) {
+				switch name := string(s.b[from:to]); name {
 				case "new":
 					return s.stringValue((*string)(&t.Transition.New))
 				case "previous":
 					return s.stringValue((*string)(&t.Transition.Previous))
+				default:
+					return s.skipOther(name, "new", "previous")
 				}
-				return false
 			})
 		case "authorization":
 			return s.object(func(from, to int) bool {
-				if string(s.b[from:to]) != "account" {
-					return false
+				if name := string(s.b[from:to]); name != "account" {
+					return s.skipOther(name, "account")
 				}
 				return s.object(func(from, to int) bool {
-					switch string(s.b[from:to]) {
+					switch name := string(s.b[from:to]); name {
 					case "id":
 						return s.stringValue(&t.Authorization.Account.ID)
 					case "name":
 						return s.stringValue(&t.Authorization.Account.Name)
+					default:
+						return s.skipOther(name, "id", "name")
 					}
-					return false
 				})
 			})
+		default:
+			return s.skipOther(name, "timestamp", "type", "reason", "transition", "authorization")
 		}
-		return false
 	})
+}
+
+// skipOther skips the value of member name, one encoding/json would not
+// read into any of the fields named known (it matches names without
+// regard to case); false, to leave the member to encoding/json, when it
+// would.
+func (s *scanner) skipOther(name string, known ...string) bool {
+	for _, k := range known {
+		if strings.EqualFold(name, k) {
+			return false
+		}
+	}
+	s.ws()
+	return s.skip(0)
 }
 
 // decodeAttachments reads the value at s, valid JSON, into *out as

@@ -31,7 +31,18 @@ type cachedDoc struct {
 	raw  []byte
 	req  *porting.Request // nil: not a port request
 	view *encodedView
-	cost int
+	// public is the view without private comments, for readers who may
+	// not see them; nil when the request has none.
+	public *encodedView
+	cost   int
+}
+
+// viewFor is the view a reader sees: with the private comments when sees.
+func (e *cachedDoc) viewFor(sees bool) *encodedView {
+	if e.public != nil && !sees {
+		return e.public
+	}
+	return e.view
 }
 
 // DefaultDocCacheBytes bounds the decoded-document cache: about 3,600
@@ -91,6 +102,9 @@ func (c *docCache) get(id, raw []byte, keep bool) (*cachedDoc, error) {
 	e = &cachedDoc{raw: bytes.Clone(raw), req: r}
 	if r != nil {
 		e.view = encodeView(r.View())
+		if r.HasPrivateComments() {
+			e.public = encodeView(r.PublicView())
+		}
 	}
 	if c.max <= 0 || !keep {
 		return e, nil
@@ -99,8 +113,10 @@ func (c *docCache) get(id, raw []byte, keep bool) (*cachedDoc, error) {
 	// copy, and the decoded request's values), maps and slices of the
 	// decoded request, the encoded view.
 	e.cost = 2*len(raw) + len(id) + 1024
-	if e.view != nil {
-		e.cost += e.view.size + 96*len(e.view.members)
+	for _, v := range []*encodedView{e.view, e.public} {
+		if v != nil {
+			e.cost += v.size + 96*len(v.members)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

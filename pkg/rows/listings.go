@@ -44,7 +44,7 @@ func (rd *Reader) ListState(ctx context.Context, actor *porting.Account, account
 		return nil, err
 	}
 	out := &Listing{PageSize: len(rs), StartKey: p.StartKey, Paginated: p.Paginated}
-	if out.Groups, err = rd.group(ctx, rs); err != nil {
+	if out.Groups, err = rd.group(ctx, actor, rs); err != nil {
 		return nil, err
 	}
 	if more && len(rs) > 0 {
@@ -74,7 +74,7 @@ func (rd *Reader) ListAll(ctx context.Context, actor *porting.Account, accountID
 		all = append(all, rs...)
 	}
 	sortNewestFirst(all)
-	groups, err := rd.group(ctx, all)
+	groups, err := rd.group(ctx, actor, all)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (rd *Reader) ByNumber(ctx context.Context, actor *porting.Account, accountI
 	mine = slices.DeleteFunc(mine, func(l listed) bool { return !l.req.ListedThrough(accountID, descendants) })
 	sortNewestFirst(mine)
 	flat := make([]Row, 0, len(mine))
-	w := rd.newRows()
+	w := rd.newRows(actor)
 	for _, r := range mine {
 		v, err := w.row(ctx, r)
 		if err != nil {
@@ -122,7 +122,7 @@ func (rd *Reader) requestsByNumber(ctx context.Context, e164 string) ([]listed, 
 			return nil
 		}
 		seen[e.req.ID] = true
-		out = append(out, listed{req: e.req, view: e.view})
+		out = append(out, listedOf(e.req, e))
 		return nil
 	})
 	return out, err
@@ -148,10 +148,18 @@ func (rd *Reader) wholeListing(ctx context.Context) (release func(), err error) 
 	}
 }
 
-// listed is a request on its way into a listing, with its encoded view.
+// listed is a request on its way into a listing, with its encoded views
+// (public: without private comments, nil when it has none) and the port
+// authority its document names.
 type listed struct {
-	req  *porting.Request
-	view *encodedView
+	req       *porting.Request
+	view      *encodedView
+	public    *encodedView
+	authority string
+}
+
+func listedOf(req *porting.Request, e *cachedDoc) listed {
+	return listed{req: req, view: e.view, public: e.public, authority: e.req.DocAuthority()}
 }
 
 // visit reads a listing from the store, decoding through the document
@@ -186,7 +194,7 @@ func (rd *Reader) visit(ctx context.Context, q porting.ListQuery) ([]listed, boo
 			// goes now, its encoded view stays for the answer.
 			req = &porting.Request{ID: req.ID, AccountID: req.AccountID, Modified: req.Modified}
 		}
-		out = append(out, listed{req: req, view: e.view})
+		out = append(out, listedOf(req, e))
 		return nil
 	})
 	return out, more, err
@@ -201,14 +209,19 @@ func sortNewestFirst(rs []listed) {
 	})
 }
 
-// rowBuilder builds listing rows: each request's view plus account_id and
-// the _read_only block, encoded once per account.
+// rowBuilder builds listing rows for actor: each request's view (without
+// private comments unless actor sees them) plus account_id and the
+// _read_only block, encoded once per account.
 type rowBuilder struct {
 	rd    *Reader
+	actor *porting.Account
 	extra map[string][]member
+	sees  map[[2]string]bool // by account and the authority the document names
 }
 
-func (rd *Reader) newRows() *rowBuilder { return &rowBuilder{rd: rd, extra: map[string][]member{}} }
+func (rd *Reader) newRows(actor *porting.Account) *rowBuilder {
+	return &rowBuilder{rd: rd, actor: actor, extra: map[string][]member{}, sees: map[[2]string]bool{}}
+}
 
 func (w *rowBuilder) row(ctx context.Context, l listed) (Row, error) {
 	acct := l.req.AccountID
@@ -220,19 +233,34 @@ func (w *rowBuilder) row(ctx context.Context, l listed) (Row, error) {
 		}
 		w.extra[acct] = extra
 	}
-	return Row{view: l.view, extra: extra}, nil
+	v := l.view
+	if l.public != nil {
+		key := [2]string{acct, l.authority}
+		sees, ok := w.sees[key]
+		if !ok {
+			var err error
+			if sees, err = w.rd.svc.SeesPrivateComments(ctx, w.actor, acct, l.authority); err != nil {
+				return Row{}, err
+			}
+			w.sees[key] = sees
+		}
+		if !sees {
+			v = l.public
+		}
+	}
+	return Row{view: v, extra: extra}, nil
 }
 
 // group arranges rows (newest first) by account, accounts in order of their
 // newest row.
-func (rd *Reader) group(ctx context.Context, rs []listed) ([]Group, error) {
+func (rd *Reader) group(ctx context.Context, actor *porting.Account, rs []listed) ([]Group, error) {
 	groups := []Group{}
 	index := map[string]int{}
 	count := map[string]int{}
 	for _, l := range rs {
 		count[l.req.AccountID]++
 	}
-	w := rd.newRows()
+	w := rd.newRows(actor)
 	for _, l := range rs {
 		v, err := w.row(ctx, l)
 		if err != nil {

@@ -61,10 +61,21 @@ func New(cfg Config) *Reader {
 	}
 }
 
-// View is request r (one just written) as the API shows it, with Kazoo
-// 4.3's _read_only block naming the owning account and its port authority.
-func (rd *Reader) View(ctx context.Context, r *porting.Request) (Row, error) {
-	return rd.viewRow(ctx, r, encodeView(r.View()))
+// View is request r (one just written) as the API shows it to actor, with
+// Kazoo 4.3's _read_only block naming the owning account and its port
+// authority.
+func (rd *Reader) View(ctx context.Context, actor *porting.Account, r *porting.Request) (Row, error) {
+	v := r.View()
+	if r.HasPrivateComments() {
+		sees, err := rd.svc.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
+		if err != nil {
+			return Row{}, err
+		}
+		if !sees {
+			v = r.PublicView()
+		}
+	}
+	return rd.viewRow(ctx, r, encodeView(v))
 }
 
 func (rd *Reader) viewRow(ctx context.Context, r *porting.Request, v *encodedView) (Row, error) {
@@ -89,7 +100,13 @@ func (rd *Reader) Get(ctx context.Context, actor *porting.Account, accountID, id
 	if e.req == nil || !e.req.Readable(accountID) {
 		return Row{}, "", porting.NotFound(id)
 	}
-	row, err := rd.viewRow(ctx, e.req, e.view)
+	sees := true
+	if e.public != nil {
+		if sees, err = rd.svc.SeesPrivateComments(ctx, actor, e.req.AccountID, e.req.DocAuthority()); err != nil {
+			return Row{}, "", err
+		}
+	}
+	row, err := rd.viewRow(ctx, e.req, e.viewFor(sees))
 	return row, e.req.Rev, err
 }
 

@@ -1,0 +1,176 @@
+package porting
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+)
+
+// Private comments, as Kazoo 4.3 keeps them: a comment with "is_private":
+// true (or Kazoo 4.0's "superduper_comment": true, which 4.3 reads the
+// same way) is for the port authority and super-duper admins; everyone
+// else reads the request without it.
+
+// privateComment tells whether comment c is private.
+func privateComment(c json.RawMessage) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(c, &m) != nil {
+		return false
+	}
+	return string(m["is_private"]) == "true" || string(m["superduper_comment"]) == "true"
+}
+
+// comments returns the request's comments, each as stored; nil when it has
+// none, or they are not a list.
+func (r *Request) comments() []json.RawMessage {
+	raw, ok := r.Public["comments"]
+	if !ok {
+		return nil
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) != nil {
+		return nil
+	}
+	return list
+}
+
+// HasPrivateComments tells whether some readers see the request without
+// some of its comments.
+func (r *Request) HasPrivateComments() bool {
+	for _, c := range r.comments() {
+		if privateComment(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// PublicView is View without the private comments: the request as a
+// reader who is neither its port authority nor a super-duper admin sees
+// it.
+func (r *Request) PublicView() Fields {
+	v := r.View()
+	list := r.comments()
+	if list == nil {
+		return v
+	}
+	public := make([]json.RawMessage, 0, len(list))
+	for _, c := range list {
+		if !privateComment(c) {
+			public = append(public, c)
+		}
+	}
+	v.Set("comments", public)
+	return v
+}
+
+// DocAuthority is the port authority the document names (Kazoo 4.3's
+// pvt_port_authority), "" when it names none.
+func (r *Request) DocAuthority() string { return r.Private.String("pvt_port_authority") }
+
+// SeesPrivateComments tells whether actor reads the private comments of
+// the requests of account accountID whose documents name docAuthority
+// (maybe ""): super-duper admins (the master among them) and the port
+// authority do, as the document names it or as portreqd finds it for the
+// account.
+func (s *Service) SeesPrivateComments(ctx context.Context, actor *Account, accountID, docAuthority string) (bool, error) {
+	if actor.SuperDuperAdmin || (docAuthority != "" && docAuthority == actor.ID) {
+		return true, nil
+	}
+	if m, err := s.master(ctx); err == nil && m.ID == actor.ID {
+		return true, nil
+	} else if err != nil && !IsKind(err, KindNotFound) {
+		return false, err
+	}
+	auth, err := s.PortAuthority(ctx, accountID)
+	switch {
+	case IsKind(err, KindNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return auth.ID == actor.ID, nil
+}
+
+// keepPrivateComments is what a writer's comments (public members data,
+// replacing the comments of request r) become: a reader of private
+// comments writes what it sends; anyone else never sees them, so they are
+// kept, and it may not write a private comment (Kazoo 4.3: forbidden).
+// The list is kept oldest first, as Kazoo's cb_comments:sort keeps it.
+func (s *Service) keepPrivateComments(ctx context.Context, actor *Account, r *Request, data Fields) (Fields, error) {
+	raw, ok := data["comments"]
+	if !r.HasPrivateComments() && (!ok || !anyPrivate(raw)) {
+		return data, nil
+	}
+	if !ok {
+		raw = json.RawMessage("[]") // the writer's comments: none
+	}
+	sees, err := s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
+	if err != nil || sees {
+		return data, err
+	}
+	var sent []json.RawMessage
+	if json.Unmarshal(raw, &sent) != nil {
+		return data, nil // not a list: validation says so
+	}
+	if anyPrivate(raw) {
+		return nil, ValidationError("comments", "forbidden", "only the port authority may write private comments", nil)
+	}
+	for _, c := range r.comments() {
+		if privateComment(c) {
+			sent = append(sent, c)
+		}
+	}
+	sortComments(sent)
+	out := data.Clone()
+	out.Set("comments", sent)
+	return out, nil
+}
+
+// anyPrivate tells whether the comments list raw holds a private comment.
+func anyPrivate(raw json.RawMessage) bool {
+	var list []json.RawMessage
+	_ = json.Unmarshal(raw, &list)
+	for _, c := range list {
+		if privateComment(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortComments orders comments oldest first by timestamp; comments of one
+// timestamp (or none) keep their order.
+func sortComments(list []json.RawMessage) {
+	ts := func(c json.RawMessage) float64 {
+		var m struct {
+			Timestamp float64 `json:"timestamp"`
+		}
+		_ = json.Unmarshal(c, &m)
+		return m.Timestamp
+	}
+	sort.SliceStable(list, func(i, j int) bool { return ts(list[i]) < ts(list[j]) })
+}
+
+// visibleCommentIndex is the index in r's comments of the i-th comment
+// actor sees; -1 when there is none.
+func (s *Service) visibleCommentIndex(ctx context.Context, actor *Account, r *Request, i int) (int, error) {
+	list := r.comments()
+	sees := true
+	if r.HasPrivateComments() {
+		var err error
+		if sees, err = s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority()); err != nil {
+			return -1, err
+		}
+	}
+	for k, c := range list {
+		if !sees && privateComment(c) {
+			continue
+		}
+		if i == 0 {
+			return k, nil
+		}
+		i--
+	}
+	return -1, nil
+}
