@@ -44,7 +44,7 @@ func benchDocs(b *testing.B, n int) [][]byte {
 
 func benchDesign(b *testing.B) *Design {
 	b.Helper()
-	dd, err := os.ReadFile("../../../views/port_requests.json")
+	dd, err := os.ReadFile("../../../views/portreqd/port_requests.json")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func benchDesign(b *testing.B) *Design {
 }
 
 // BenchmarkMapAllPortRequests maps port request documents through every
-// view of views/port_requests.json, one goroutine.
+// view of views/portreqd/port_requests.json, one goroutine.
 func BenchmarkMapAllPortRequests(b *testing.B) {
 	d := benchDesign(b)
 	docs := benchDocs(b, 1024)

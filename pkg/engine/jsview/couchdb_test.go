@@ -17,7 +17,7 @@ import (
 
 // TestAgainstCouchDB stores a corpus of Kazoo-shaped documents (port
 // requests and accounts like the repository's fixtures, plus odd ones) with
-// every design document of views/*.json and testdata/*.json in a real
+// every design document of views/ (portreqd/, kazoo/) and testdata/*.json in a real
 // CouchDB, queries every view, and expects the rows jsview computes to be
 // CouchDB's: the same ids, keys and values byte for byte. Rows are compared
 // as multisets (the order of rows is the collation package's business); for
@@ -42,7 +42,7 @@ func TestAgainstCouchDB(t *testing.T) {
 	// Design documents: the repository's, this package's test ones, and any
 	// named by JSVIEW_DESIGN_DOCS (a glob, e.g. over a Kazoo checkout's
 	// */priv/couchdb/views/*.json).
-	files, _ := filepath.Glob("../../../views/*.json")
+	files := repoDesignFiles(t)
 	more, _ := filepath.Glob("testdata/*.json")
 	files = append(files, more...)
 	if g := os.Getenv("JSVIEW_DESIGN_DOCS"); g != "" {
@@ -64,7 +64,20 @@ func TestAgainstCouchDB(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 		if designs[d.ID()] != nil {
-			t.Fatalf("%s: a second %s", f, d.ID())
+			// One id in several databases (_design/portreqd,
+			// _design/numbers): here all go into one, under ids of
+			// their own.
+			var doc map[string]any
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				t.Fatal(err)
+			}
+			doc["_id"] = fmt.Sprintf("%s_%d", d.ID(), len(designIDs))
+			if raw, err = json.Marshal(doc); err != nil {
+				t.Fatal(err)
+			}
+			if d, err = Compile(raw); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
 		}
 		designs[d.ID()] = d
 		designIDs = append(designIDs, d.ID())
@@ -137,6 +150,13 @@ func TestAgainstCouchDB(t *testing.T) {
 			mine := ours[id+"/"+v.Name]
 			nRows += len(theirs)
 			if !sameRows(t, id+"/"+v.Name, theirs, mine) || v.Reduce == "" {
+				continue
+			}
+			if !strings.HasPrefix(v.Reduce, "_") {
+				// jsview reduces with CouchDB's built-in functions only
+				// (Kazoo's ledgers views have their own; the embedded
+				// engine installs no Kazoo design documents): their map
+				// rows are compared above.
 				continue
 			}
 			ordered := inCouchOrder(theirs, mine)

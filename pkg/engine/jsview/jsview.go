@@ -1,7 +1,7 @@
 // Package jsview runs the JavaScript map functions of CouchDB design
 // documents in Go (with goja), so that an embedded document engine answers
 // view queries from the very design documents CouchDB runs: this repository's
-// views/*.json and Kazoo's own, unchanged.
+// views/ (its own and the Kazoo-compatible ones) and Kazoo's own, unchanged.
 //
 // It follows CouchDB's JavaScript query server (share/server/*.js): each
 // document is parsed once and every map function sees the same read-only

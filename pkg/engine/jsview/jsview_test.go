@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -54,11 +55,27 @@ func mapOne(t *testing.T, d *Design, view, doc string) []string {
 	return rowsOf(rows)
 }
 
-func TestRepoDesignDocumentsCompile(t *testing.T) {
-	files, err := filepath.Glob("../../../views/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no design documents: %v", err)
+// repoDesignFiles are the repository's design documents: portreqd's own
+// and the Kazoo-compatible ones (views/).
+func repoDesignFiles(t *testing.T) []string {
+	t.Helper()
+	own, err := filepath.Glob("../../../views/portreqd/*.json")
+	if err != nil || len(own) == 0 {
+		t.Fatalf("no design documents in views/portreqd: %v", err)
 	}
+	kazoo, err := filepath.Glob("../../../views/kazoo/*/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kazoo = slices.DeleteFunc(kazoo, func(f string) bool { return strings.Contains(f, "/testdata/") })
+	if len(kazoo) == 0 {
+		t.Fatal("no design documents in views/kazoo")
+	}
+	return append(own, kazoo...)
+}
+
+func TestRepoDesignDocumentsCompile(t *testing.T) {
+	files := repoDesignFiles(t)
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -75,7 +92,7 @@ func TestRepoDesignDocumentsCompile(t *testing.T) {
 }
 
 func TestPortRequestFixture(t *testing.T) {
-	dd, err := os.ReadFile("../../../views/port_requests.json")
+	dd, err := os.ReadFile("../../../views/portreqd/port_requests.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +375,7 @@ func TestDuplicateMembers(t *testing.T) {
 // TestConcurrentWriters maps from many goroutines at once (run with -race)
 // and expects what a single goroutine gets.
 func TestConcurrentWriters(t *testing.T) {
-	dd, err := os.ReadFile("../../../views/port_requests.json")
+	dd, err := os.ReadFile("../../../views/portreqd/port_requests.json")
 	if err != nil {
 		t.Fatal(err)
 	}
