@@ -38,10 +38,30 @@ func (s *Service) master(ctx context.Context) (*Account, error) {
 	return m, nil
 }
 
+// RequestAuthority is the port authority of request r: the one its
+// document names (Kazoo 4.3's pvt_port_authority, written when the request
+// was created, by Kazoo or portreqd) while that account exists, as Kazoo's
+// find_port_authority reads it; otherwise the account's (PortAuthority).
+// So a request keeps the authority it was submitted to when port
+// authorities are set up differently later, on either side.
+func (s *Service) RequestAuthority(ctx context.Context, r *Request) (*Account, error) {
+	if id := r.DocAuthority(); id != "" {
+		a, err := s.Account(ctx, id)
+		if err == nil {
+			return a, nil
+		}
+		if !IsKind(err, KindNotFound) {
+			return nil, err
+		}
+	}
+	return s.PortAuthority(ctx, r.AccountID)
+}
+
 // actsAsAuthority reports whether actor may do the port authority's work on
-// requests of account id: it is that authority, or the master.
-func (s *Service) actsAsAuthority(ctx context.Context, actor *Account, id string) (bool, *Account, error) {
-	auth, err := s.PortAuthority(ctx, id)
+// request r: it is r's authority (RequestAuthority), or a super-duper
+// admin.
+func (s *Service) actsAsAuthority(ctx context.Context, actor *Account, r *Request) (bool, *Account, error) {
+	auth, err := s.RequestAuthority(ctx, r)
 	if err != nil {
 		return false, nil, err
 	}

@@ -68,13 +68,12 @@ func (r *Request) PublicView() Fields {
 // pvt_port_authority), "" when it names none.
 func (r *Request) DocAuthority() string { return r.Private.String("pvt_port_authority") }
 
-// SeesPrivateComments tells whether actor reads the private comments of
-// the requests of account accountID whose documents name docAuthority
-// (maybe ""): super-duper admins (the master among them) and the port
-// authority do, as the document names it or as portreqd finds it for the
-// account.
+// SeesPrivateComments tells whether actor reads the private comments of a
+// request of account accountID whose document names docAuthority (maybe
+// ""): super-duper admins (the master among them) and the request's port
+// authority (RequestAuthority) do.
 func (s *Service) SeesPrivateComments(ctx context.Context, actor *Account, accountID, docAuthority string) (bool, error) {
-	if actor.SuperDuperAdmin || (docAuthority != "" && docAuthority == actor.ID) {
+	if actor.SuperDuperAdmin {
 		return true, nil
 	}
 	if m, err := s.master(ctx); err == nil && m.ID == actor.ID {
@@ -82,7 +81,11 @@ func (s *Service) SeesPrivateComments(ctx context.Context, actor *Account, accou
 	} else if err != nil && !IsKind(err, KindNotFound) {
 		return false, err
 	}
-	auth, err := s.PortAuthority(ctx, accountID)
+	r := &Request{AccountID: accountID, Private: Fields{}}
+	if docAuthority != "" {
+		r.Private.Set("pvt_port_authority", docAuthority)
+	}
+	auth, err := s.RequestAuthority(ctx, r)
 	switch {
 	case IsKind(err, KindNotFound):
 		return false, nil

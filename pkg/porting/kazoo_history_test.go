@@ -126,3 +126,79 @@ func TestKazoo43HistoryKept(t *testing.T) {
 		}
 	}
 }
+
+// A request portreqd creates carries Kazoo 4.3's members: the account's
+// ancestors as pvt_tree, pvt_account_db "port_requests", the account's
+// name and its port authority.
+func TestNewRequestKazoo43Members(t *testing.T) {
+	w := newWorld(t, porting.Rules{})
+	ctx := context.Background()
+	r := w.request(t, "+12025550161")
+	stored, err := w.store.(porting.RawStore).RawGet(ctx, "port_requests", r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(stored.Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{
+		"pvt_tree":                []any{w.master.ID, w.reseller.ID},
+		"pvt_account_db":          "port_requests",
+		"pvt_account_id":          w.customer.ID,
+		"pvt_account_name":        "Customer",
+		"pvt_port_authority":      w.reseller.ID,
+		"pvt_port_authority_name": "Reseller",
+		"pvt_transitions": []any{map[string]any{"timestamp": float64(r.Created), "type": "transition",
+			"transition":    map[string]any{"new": "unconfirmed"},
+			"authorization": map[string]any{"account": map[string]any{"id": w.customer.ID, "name": "Customer"}}}},
+	} {
+		if diff := cmp.Diff(want, doc[k]); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", k, diff)
+		}
+	}
+}
+
+// The port authority a request's document names wins over the one the
+// account tree gives now (Kazoo 4.3's find_port_authority): a request
+// submitted to the master stays the master's when a reseller becomes the
+// authority, and the reseller can neither move it nor read its private
+// comments. An authority that no longer exists gives way to the tree's.
+func TestStoredAuthorityWins(t *testing.T) {
+	w := newWorld(t, porting.Rules{})
+	ctx := context.Background()
+	raw := w.store.(porting.RawStore)
+	id, fixture := kazoo43Request(t, w)
+	put := func(authority string) {
+		t.Helper()
+		var doc map[string]any
+		if err := json.Unmarshal(fixture, &doc); err != nil {
+			t.Fatal(err)
+		}
+		doc["pvt_port_authority"] = authority
+		if cur, err := raw.RawGet(ctx, "port_requests", id); err == nil {
+			var m map[string]any
+			_ = json.Unmarshal(cur.Body, &m)
+			doc["_rev"] = m["_rev"]
+		}
+		b, _ := json.Marshal(doc)
+		if err := raw.RawPut(ctx, "port_requests", &porting.RawDoc{ID: id, Body: b}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(w.master.ID)
+	if _, err := w.svc.Transition(ctx, w.reseller, w.customer.ID, id, porting.Pending, porting.TransitionInput{Data: porting.Fields{}}); !porting.IsKind(err, porting.KindForbidden) {
+		t.Errorf("the tree's authority moves a request the master holds: %v, want forbidden", err)
+	}
+	if sees, err := w.svc.SeesPrivateComments(ctx, w.reseller, w.customer.ID, w.master.ID); err != nil || sees {
+		t.Errorf("the tree's authority reads the master's request's private comments: %v, %v", sees, err)
+	}
+	if _, err := w.svc.Transition(ctx, w.master, w.customer.ID, id, porting.Pending, porting.TransitionInput{Data: porting.Fields{}}); err != nil {
+		t.Errorf("the named authority (master) moves it: %v", err)
+	}
+
+	put("ffffffffffffffffffffffffffffffff") // submitted again, naming an account that is gone
+	if _, err := w.svc.Transition(ctx, w.reseller, w.customer.ID, id, porting.Pending, porting.TransitionInput{Data: porting.Fields{}}); err != nil {
+		t.Errorf("with the named authority gone, the tree's moves it: %v", err)
+	}
+}

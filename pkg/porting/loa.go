@@ -84,7 +84,7 @@ func (s *Service) LOA(ctx context.Context, actor *Account, accountID, id string)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := s.PortAuthority(ctx, r.AccountID)
+	auth, err := s.RequestAuthority(ctx, r)
 	if err != nil {
 		return nil, err
 	}

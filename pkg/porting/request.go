@@ -16,6 +16,12 @@ const RequestType = "port_request"
 // requestVsn is written to pvt_vsn; Kazoo's port request documents carry "1".
 const requestVsn = "1"
 
+// RequestAccountDB is pvt_account_db of a port request as Kazoo writes it:
+// the database it is saved in (crossbar_doc:save), not the account's.
+// Kazoo writes the member only where it is absent; so does portreqd, and
+// a value found (an earlier portreqd wrote the account's database) is kept.
+const RequestAccountDB = "port_requests"
+
 // Request is a port request document of the global `port_requests`
 // database, in Kazoo's shape: the public members as the client sent them
 // (numbers normalized) plus private members. Members portreqd does not model
@@ -26,7 +32,7 @@ type Request struct {
 	Public      Fields // name, numbers, bill, carrier, … and unknown public keys
 	State       State
 	AccountID   string
-	Tree        []string // the owning account's ancestors and the account itself
+	Tree        []string // the owning account's ancestors, root first (Kazoo: the account's pvt_tree)
 	Created     int64
 	Modified    int64
 	Sent        bool
@@ -153,9 +159,14 @@ func (r Request) MarshalJSON() ([]byte, error) {
 	doc.Set("pvt_port_state", r.State)
 	doc.Set("pvt_account_id", r.AccountID)
 	if _, ok := doc["pvt_account_db"]; !ok {
-		doc.Set("pvt_account_db", EncodedDB(AccountDB(r.AccountID)))
+		doc.Set("pvt_account_db", RequestAccountDB)
 	}
 	tree := r.Tree
+	if n := len(tree); n > 0 && tree[n-1] == r.AccountID {
+		// Earlier portreqd versions put the account itself last; Kazoo
+		// writes its ancestors only (knm_port_request:save).
+		tree = tree[:n-1]
+	}
 	if tree == nil {
 		tree = []string{}
 	}
@@ -213,9 +224,9 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	}
-	// pvt_account_db is derived; only a value that differs from ours (an
-	// older Kazoo's) is kept as found.
-	if doc.String("pvt_account_db") == EncodedDB(AccountDB(out.AccountID)) {
+	// pvt_account_db is written where absent; a value other than Kazoo's
+	// (an earlier portreqd's) is kept as found.
+	if doc.String("pvt_account_db") == RequestAccountDB {
 		delete(doc, "pvt_account_db")
 	}
 	for k, v := range doc {

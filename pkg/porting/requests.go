@@ -89,8 +89,17 @@ func (s *Service) CreateRequest(ctx context.Context, actor *Account, accountID s
 	now := s.gregorianNow()
 	r := &Request{
 		ID: id, Public: in.public, State: Unconfirmed, AccountID: acct.ID,
-		Tree: append(append([]string{}, acct.Tree...), acct.ID), Created: now, Modified: now,
+		Tree: append([]string{}, acct.Tree...), Created: now, Modified: now,
 		Private: Fields{},
+	}
+	// Kazoo 4.3's knm_port_request:new: the account's name and the port
+	// authority the request goes to, which it keeps (RequestAuthority).
+	r.Private.Set("pvt_account_name", acct.Name)
+	if auth, err := s.PortAuthority(ctx, acct.ID); err == nil {
+		r.Private.Set("pvt_port_authority", auth.ID)
+		r.Private.Set("pvt_port_authority_name", auth.Name)
+	} else if !IsKind(err, KindNotFound) {
+		return nil, err
 	}
 	// Kazoo 4.3's creation entry: the new state, no previous one.
 	created := Transition{Timestamp: now, Type: "transition", Transition: TransitionState{New: Unconfirmed}}
@@ -128,7 +137,7 @@ func (s *Service) UpdateRequest(ctx context.Context, actor *Account, accountID, 
 			return err
 		}
 		if r.State != Unconfirmed && r.State != Rejected {
-			isAuth, _, err := s.actsAsAuthority(ctx, actor, r.AccountID)
+			isAuth, _, err := s.actsAsAuthority(ctx, actor, r)
 			if err != nil {
 				return err
 			}

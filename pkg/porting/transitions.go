@@ -45,7 +45,7 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 			return IllegalTransition(to)
 		}
 		if needsAuthority(from, to) {
-			ok, auth, err := s.actsAsAuthority(ctx, actor, r.AccountID)
+			ok, auth, err := s.actsAsAuthority(ctx, actor, r)
 			if err != nil {
 				return err
 			}

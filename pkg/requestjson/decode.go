@@ -188,9 +188,9 @@ func decodeFast(b []byte) (r *porting.Request, done bool, err error) {
 			return nil, true, err
 		}
 	}
-	// pvt_account_db is derived; only a value that differs from ours (an
-	// older Kazoo's) is kept as found.
-	if d.accountDB.to != 0 && str(d.accountDB) != porting.EncodedDB(porting.AccountDB(out.AccountID)) {
+	// pvt_account_db is written where absent; a value other than Kazoo's
+	// (an earlier portreqd's) is kept as found.
+	if d.accountDB.to != 0 && str(d.accountDB) != porting.RequestAccountDB {
 		out.Private["pvt_account_db"] = raw(d.accountDB)
 	}
 	return out, true, nil

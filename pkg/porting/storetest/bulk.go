@@ -55,7 +55,7 @@ func bulkRequest(t *testing.T, account string, tree []string, state porting.Stat
 	}
 	r := &porting.Request{
 		ID: newID(t), Public: porting.Fields{}, Private: porting.Fields{}, State: state, AccountID: account,
-		Tree: append(append([]string{}, tree...), account), Created: modified - 100, Modified: modified,
+		Tree: append([]string{}, tree...), Created: modified - 100, Modified: modified,
 	}
 	r.Public.Set("name", "bulk "+r.ID[:6])
 	r.Public.Set("numbers", nums)
