@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/portreqd/portreqd/pkg/porting"
+
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +25,7 @@ type config struct {
 	portActivationCharge      float64
 	maxUploadBytes            int64
 	allowSubmittedToScheduled bool
+	realmSuffix               string
 	logFormat                 string
 	logLevel                  string
 	shutdownTimeout           time.Duration
@@ -48,6 +51,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs.Float64Var(&c.portActivationCharge, "port-activation-charge", 0, "charge per ported number (0 = no charges)")
 	fs.Int64Var(&c.maxUploadBytes, "max-upload-bytes", 8000000, "largest attachment accepted, in bytes")
 	fs.BoolVar(&c.allowSubmittedToScheduled, "allow-submitted-to-scheduled", false, "let the port authority move a request from submitted straight to scheduled")
+	fs.StringVar(&c.realmSuffix, "realm-suffix", porting.DefaultRealmSuffix, "domain ending the random SIP realm of an account created without one (Kazoo's account_realm_suffix)")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json (production) or console (development)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "loopback address for net/http/pprof (off when empty)")

@@ -72,6 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Rules: porting.Rules{
 			ActivationCharge:          cfg.portActivationCharge,
 			AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,
+			RealmSuffix:               cfg.realmSuffix,
 		}})
 	master, created, err := svc.Bootstrap(ctx, cfg.masterAPIKey)
 	if err != nil {

@@ -94,6 +94,7 @@ var (
 	revision  = regexp.MustCompile(`"\d+-[0-9a-f]+"`)
 	gregorian = regexp.MustCompile(`\b6\d{10}\b`)
 	apiKey    = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
+	realm     = regexp.MustCompile(`\b[0-9a-f]{6}\.sip\.2600hz\.com\b`)
 )
 
 // normalize replaces values that differ between runs with placeholders.
@@ -105,6 +106,7 @@ func normalize(raw []byte) []byte {
 	pretty, _ := json.MarshalIndent(v, "", "  ")
 	pretty = apiKey.ReplaceAll(pretty, []byte("{API_KEY}"))
 	pretty = hexID.ReplaceAll(pretty, []byte("{ID}"))
+	pretty = realm.ReplaceAll(pretty, []byte("{REALM}"))
 	pretty = jwtToken.ReplaceAll(pretty, []byte("{AUTH_TOKEN}"))
 	pretty = revision.ReplaceAll(pretty, []byte(`"{REVISION}"`))
 	pretty = gregorian.ReplaceAll(pretty, []byte("{TIMESTAMP}"))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 
+	"go.uber.org/zap"
+
 	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/porting"
 )
@@ -29,6 +31,13 @@ func (s *Store) UpdateAccount(ctx context.Context, a *porting.Account) error {
 	return s.putAccount(ctx, &doc, a)
 }
 
+// putAccount writes the account where Kazoo keeps it: the copy in
+// `accounts` (whose revision a.Rev names: the views portreqd and Kazoo
+// query are there), then the account's own database (Kazoo's primary
+// copy, which its crossbar reads), the same body at that copy's own
+// revision. A failure after the first write leaves the account database
+// behind until the next write of the account or the next start
+// (backfillAccountDBs).
 func (s *Store) putAccount(ctx context.Context, doc, a *porting.Account) error {
 	body, err := encode(doc, "account")
 	if err != nil {
@@ -39,7 +48,83 @@ func (s *Store) putAccount(ctx context.Context, doc, a *porting.Account) error {
 		return err
 	}
 	a.Rev = rev
-	return nil
+	return s.mirrorAccount(ctx, a.ID, body)
+}
+
+// mirrorAccount makes the account database of id hold body (an account
+// document; its _rev is the accounts copy's and is dropped, and so are its
+// attachments), creating the database, with Kazoo's design documents, on
+// first use.
+func (s *Store) mirrorAccount(ctx context.Context, id string, body []byte) error {
+	return s.saveCopy(ctx, porting.AccountDB(id), id, body)
+}
+
+// copyRetries bounds the read-write loop of saveCopy when the copy changes
+// under it (Kazoo, or another replica, saving the same document).
+const copyRetries = 5
+
+// saveCopy makes id of database db hold body, whatever revision is there
+// (none: a create), as Kazoo's ensure_saved keeps its copies: body's own
+// _rev (another copy's) and attachments are dropped. The database is
+// created, with Kazoo's design documents, on first use.
+func (s *Store) saveCopy(ctx context.Context, db, id string, body []byte) error {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return porting.Wrap(porting.KindInternal, "encode "+id, err)
+	}
+	// Attachments (an account's LOA logo) stay on the copy portreqd reads.
+	delete(doc, "_attachments")
+	if _, err := s.dbExists(ctx, db, true); err != nil {
+		return err
+	}
+	var lastErr error
+	for range copyRetries {
+		delete(doc, "_rev")
+		cur, err := s.eng.Get(ctx, s.db(db), id, engine.GetOptions{})
+		switch {
+		case isNotFound(err):
+		case err != nil:
+			return storeErr(err, id)
+		default:
+			doc["_rev"] = mustJSON(revOf(cur))
+		}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return porting.Wrap(porting.KindInternal, "encode "+id, err)
+		}
+		_, err = s.eng.Put(ctx, s.db(db), id, b)
+		if isConflict(err) {
+			lastErr = err
+			continue
+		}
+		return storeErr(err, id)
+	}
+	return storeErr(lastErr, id)
+}
+
+// deleteCopy removes id of database db at whatever revision is there; a
+// missing copy (or database) is no error.
+func (s *Store) deleteCopy(ctx context.Context, db, id string) error {
+	var lastErr error
+	for range copyRetries {
+		cur, err := s.eng.Get(ctx, s.db(db), id, engine.GetOptions{})
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return storeErr(err, id)
+		}
+		_, err = s.eng.Delete(ctx, s.db(db), id, revOf(cur))
+		if isConflict(err) {
+			lastErr = err
+			continue
+		}
+		if isNotFound(err) {
+			return nil
+		}
+		return storeErr(err, id)
+	}
+	return storeErr(lastErr, id)
 }
 
 // GetAccount reads one account; KindNotFound when it does not exist, is
@@ -153,4 +238,61 @@ func decodeAccount(raw []byte) (*porting.Account, bool, error) {
 		return nil, false, porting.Wrap(porting.KindInternal, "decode account", err)
 	}
 	return a, true, nil
+}
+
+// backfillAccountDBs gives every account of `accounts` that has no
+// account database one, holding its document: earlier portreqd versions
+// wrote `accounts` only, where Kazoo's crossbar does not read an account.
+// One listing of the databases and one pass over `accounts` per start.
+func (s *Store) backfillAccountDBs(ctx context.Context) error {
+	names, err := s.eng.AllDBs(ctx)
+	if err != nil {
+		return storeErr(err, "")
+	}
+	exists := make(map[string]bool, len(names))
+	for _, n := range names {
+		exists[n] = true
+	}
+	var last []byte
+	for {
+		q := engine.Query{IncludeDocs: true, Limit: rawPage}
+		if last != nil {
+			q.StartKey, q.Skip = last, 1
+		}
+		n := 0
+		var missing [][]byte
+		err := s.eng.AllDocs(ctx, s.db(dbAccounts), q, func(r engine.Row) error {
+			n++
+			last = mustJSON(r.ID)
+			if _, ok, err := decodeAccount(r.Doc); err != nil || !ok {
+				return nil // not an account, or one no one can read: nothing to copy
+			}
+			if !exists[s.db(porting.AccountDB(r.ID))] {
+				missing = append(missing, r.Doc)
+			}
+			return nil
+		})
+		if err != nil {
+			return storeErr(err, "")
+		}
+		for _, doc := range missing {
+			var h struct {
+				ID string `json:"_id"`
+			}
+			_ = json.Unmarshal(doc, &h)
+			// pouchdb-server lists names holding "/" mangled: ask.
+			if _, err := s.eng.Get(ctx, s.db(porting.AccountDB(h.ID)), h.ID, engine.GetOptions{}); err == nil {
+				continue
+			} else if !isNotFound(err) {
+				return storeErr(err, h.ID)
+			}
+			if err := s.mirrorAccount(ctx, h.ID, doc); err != nil {
+				return err
+			}
+			s.log.Info("account copied into its account database", zap.String("account_id", h.ID))
+		}
+		if n < rawPage {
+			return nil
+		}
+	}
 }

@@ -56,6 +56,9 @@ func Open(ctx context.Context, eng engine.Engine, o Options) (*Store, error) {
 		}
 		s.designed.Store(name, true)
 	}
+	if err := s.backfillAccountDBs(ctx); err != nil {
+		return nil, fail("account databases", err)
+	}
 	fields := []zap.Field{zap.String("prefix", o.Prefix), zap.Bool("kazoo_designs", o.KazooDesigns)}
 	if v, ok := eng.(versioner); ok {
 		if vendor, version, err := v.Version(ctx); err == nil {

@@ -46,8 +46,10 @@ func (s *Store) GetNumbers(ctx context.Context, numbers []string) (map[string]*p
 }
 
 // CreateNumber stores n in its number database, creating the database on
-// first use as Kazoo does; KindConflict when the number exists. It sets
-// n.Rev.
+// first use as Kazoo does, and the same document in the assigned account's
+// database, where Kazoo's number listings find it (knm_phone_number's
+// save to the account); KindConflict when the number exists. It sets
+// n.Rev (the number database's copy).
 func (s *Store) CreateNumber(ctx context.Context, n *porting.PhoneNumber) error {
 	if n.Number == "" {
 		return porting.E(porting.KindInternal, "kazoo: number without id")
@@ -63,12 +65,22 @@ func (s *Store) CreateNumber(ctx context.Context, n *porting.PhoneNumber) error 
 		return err
 	}
 	n.Rev = rev
-	return nil
+	if n.AssignedTo == "" {
+		return nil
+	}
+	return s.saveCopy(ctx, porting.AccountDB(n.AssignedTo), n.Number, body)
 }
 
-// DeleteNumber removes n at n.Rev from its number database.
+// DeleteNumber removes n at n.Rev from its number database, and its copy
+// from the assigned account's database.
 func (s *Store) DeleteNumber(ctx context.Context, n *porting.PhoneNumber) error {
-	return s.deleteDoc(ctx, porting.NumberDB(n.Number), n.Number, n.Rev)
+	if err := s.deleteDoc(ctx, porting.NumberDB(n.Number), n.Number, n.Rev); err != nil {
+		return err
+	}
+	if n.AssignedTo == "" {
+		return nil
+	}
+	return s.deleteCopy(ctx, porting.AccountDB(n.AssignedTo), n.Number)
 }
 
 // AccountNumbers lists the numbers in service in account id that came in

@@ -40,6 +40,7 @@ func (s *Service) Bootstrap(ctx context.Context, apiKey string) (acct *Account, 
 		ID: s.newID(), Name: MasterAccountName, Tree: []string{}, APIKey: apiKey,
 		SuperDuperAdmin: true, PortAuthority: true, Created: now, Modified: now, Other: Fields{},
 	}
+	s.kazooAccountMembers(master, &Account{Other: Fields{}})
 	if err := s.store.CreateAccount(ctx, master); err != nil {
 		return nil, false, err
 	}
@@ -114,6 +115,7 @@ func (s *Service) CreateAccount(ctx context.Context, actor *Account, parentID st
 		PortAuthority: authority != nil && *authority, Created: now, Modified: now,
 		Other: clientFields(data, accountReadOnly),
 	}
+	s.kazooAccountMembers(a, parent)
 	if err := s.store.CreateAccount(ctx, a); err != nil {
 		return nil, err
 	}
@@ -244,4 +246,28 @@ func optionalBool(data Fields, key string) (*bool, error) {
 			map[string]any{"value": raw})
 	}
 	return &b, nil
+}
+
+// kazooAccountMembers sets what Kazoo's crossbar writes into a new
+// account (cb_accounts / kzd_accounts): a SIP realm when the client gave
+// none (random, as Kazoo's, spaces removed from a given one), pvt_enabled
+// inherited from the parent (Kazoo reads an absent one as true), and
+// pvt_vsn.
+func (s *Service) kazooAccountMembers(a, parent *Account) {
+	realm := strings.ReplaceAll(a.Other.String("realm"), " ", "")
+	if realm == "" {
+		suffix := s.rules.RealmSuffix
+		if suffix == "" {
+			suffix = DefaultRealmSuffix
+		}
+		id := s.newID()
+		realm = id[:min(len(id), 6)] + "." + suffix
+	}
+	a.Other.Set("realm", realm)
+	enabled := true
+	if raw, ok := parent.Other["pvt_enabled"]; ok && string(raw) == "false" {
+		enabled = false
+	}
+	a.Other.Set("pvt_enabled", enabled)
+	a.Other.Set("pvt_vsn", "1")
 }

@@ -202,3 +202,72 @@ func TestStoredAuthorityWins(t *testing.T) {
 		t.Errorf("with the named authority gone, the tree's moves it: %v", err)
 	}
 }
+
+// A new account carries what Kazoo's crossbar writes: a SIP realm (the
+// client's without spaces, or a random one under the configured suffix),
+// pvt_enabled inherited from its parent, pvt_vsn.
+func TestNewAccountKazooMembers(t *testing.T) {
+	w := newWorld(t, porting.Rules{RealmSuffix: "sip.example.net"})
+	for _, c := range []struct {
+		name, body string
+		realm      func(string) bool
+	}{
+		{"given realm", `{"name":"Given","realm":"pbx .acme.example"}`, func(r string) bool { return r == "pbx.acme.example" }},
+		{"random realm", `{"name":"Random"}`, func(r string) bool {
+			return len(r) == len("xxxxxx.sip.example.net") && strings.HasSuffix(r, ".sip.example.net")
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := w.account(t, w.master, w.reseller.ID, c.body)
+			if got := a.Other.String("realm"); !c.realm(got) {
+				t.Errorf("realm %q", got)
+			}
+			if got := string(a.Other["pvt_enabled"]); got != "true" {
+				t.Errorf("pvt_enabled %s, want true (the parent's default)", got)
+			}
+			if got := a.Other.String("pvt_vsn"); got != "1" {
+				t.Errorf("pvt_vsn %q", got)
+			}
+		})
+	}
+}
+
+// Completion writes what Kazoo 4.3's does: each number in service with the
+// application it was ported for (pvt_used_by), and the request's
+// pvt_ported_numbers.
+func TestCompletionKazoo43Members(t *testing.T) {
+	w := newWorld(t, porting.Rules{})
+	ctx := context.Background()
+	r, err := w.svc.CreateRequest(ctx, w.customer, w.customer.ID, fields(t, `{"name":"used by","numbers":{"+12025550171":{"used_by":"callflow"},"+12025550172":{}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		actor *porting.Account
+		to    porting.State
+	}{{w.customer, porting.Submitted}, {w.reseller, porting.Pending}, {w.reseller, porting.Completed}} {
+		if r, err = w.svc.Transition(ctx, step.actor, w.customer.ID, r.ID, step.to, porting.TransitionInput{Data: porting.Fields{}}); err != nil {
+			t.Fatalf("%s: %v", step.to, err)
+		}
+	}
+	nums, err := w.store.GetNumbers(ctx, []string{"+12025550171", "+12025550172"})
+	if err != nil || len(nums) != 2 {
+		t.Fatalf("GetNumbers = %v, %v", nums, err)
+	}
+	if got := nums["+12025550171"].Other.String("pvt_used_by"); got != "callflow" {
+		t.Errorf("pvt_used_by of +12025550171 = %q, want callflow", got)
+	}
+	if _, ok := nums["+12025550172"].Other["pvt_used_by"]; ok {
+		t.Errorf("pvt_used_by set on a number ported for no application")
+	}
+	stored, err := w.store.(porting.RawStore).RawGet(ctx, "port_requests", r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Ported map[string]any `json:"pvt_ported_numbers"`
+	}
+	if err := json.Unmarshal(stored.Body, &doc); err != nil || len(doc.Ported) != 2 {
+		t.Errorf("pvt_ported_numbers = %v (%v), want both numbers", doc.Ported, err)
+	}
+}

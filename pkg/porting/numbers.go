@@ -47,3 +47,9 @@ func NumberDB(e164 string) string {
 	}
 	return "numbers/" + e164
 }
+
+// EncodedNumberDB is NumberDB URL-encoded, as Kazoo writes it into
+// pvt_db_name (knm_converters:to_db): "numbers%2F%2B1202".
+func EncodedNumberDB(e164 string) string {
+	return strings.NewReplacer("/", "%2F", "+", "%2B").Replace(NumberDB(e164))
+}

@@ -31,7 +31,7 @@ func (n PhoneNumber) MarshalJSON() ([]byte, error) {
 		doc.Set("_rev", n.Rev)
 	}
 	doc.Set("pvt_type", "number")
-	doc.Set("pvt_db_name", NumberDB(n.Number))
+	doc.Set("pvt_db_name", EncodedNumberDB(n.Number))
 	doc.Set("pvt_module_name", "knm_local")
 	doc.Set("pvt_state", n.State)
 	doc.Set("pvt_assigned_to", n.AssignedTo)

@@ -326,3 +326,14 @@ func (r *Request) View() Fields {
 	out["uploads"] = r.uploadsJSON()
 	return out
 }
+
+// usedBy is numbers.<e164>.used_by of the request, "" when absent.
+func (r *Request) usedBy(e164 string) string {
+	var nums map[string]struct {
+		UsedBy string `json:"used_by"`
+	}
+	if json.Unmarshal(r.Public["numbers"], &nums) != nil {
+		return ""
+	}
+	return nums[e164].UsedBy
+}

@@ -32,7 +32,14 @@ type Rules struct {
 	ActivationCharge float64
 	// AllowSubmittedToScheduled lets the authority skip pending.
 	AllowSubmittedToScheduled bool
+	// RealmSuffix ends the random SIP realm of an account created without
+	// one (Kazoo's crossbar.accounts account_realm_suffix); empty:
+	// DefaultRealmSuffix.
+	RealmSuffix string
 }
+
+// DefaultRealmSuffix is Kazoo's default account_realm_suffix.
+const DefaultRealmSuffix = "sip.2600hz.com"
 
 // Config wires a Service.
 type Config struct {

@@ -89,6 +89,13 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 				s.releaseNumbers(ctx, next.ID, claimed)
 				return err
 			}
+			// Kazoo 4.3 (knm_port_request clear_numbers_from_port) keeps
+			// the numbers it ported in pvt_ported_numbers, which its
+			// _read_only block shows; portreqd keeps numbers too.
+			next.Private = next.Private.Clone()
+			if raw, ok := next.Public["numbers"]; ok {
+				next.Private["pvt_ported_numbers"] = raw
+			}
 		}
 		if to == Submitted {
 			next.Sent = false
@@ -151,6 +158,11 @@ func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []str
 		}
 		doc := &PhoneNumber{Number: n, State: NumberInService, AssignedTo: r.AccountID, PortedIn: true,
 			PortID: r.ID, Created: now, Modified: now, Other: Fields{}}
+		if app := r.usedBy(n); app != "" {
+			// The application the number was ported for (Monster UI's
+			// numbers.<n>.used_by), as knm_numbers:assign_to_app keeps it.
+			doc.Other.Set("pvt_used_by", app)
+		}
 		if err := s.store.CreateNumber(ctx, doc); err != nil {
 			if IsKind(err, KindConflict) {
 				ne.add(n, msgExistsOnSystem)

@@ -39,6 +39,11 @@ func testDeleteNumberAndTransaction(t *testing.T, h *harness) {
 	if nums, err := h.s.AccountNumbers(ctx(t), acct); err != nil || len(nums) != 0 {
 		t.Errorf("after DeleteNumber: AccountNumbers = %v, %v", nums, err)
 	}
+	if h.raw != nil {
+		if doc, err := h.raw.RawGet(ctx(t), porting.AccountDB(acct), n.Number); err == nil {
+			t.Errorf("after DeleteNumber the account database still holds %s", doc.Body)
+		}
+	}
 	again := number(n.Number, acct)
 	h.createNumber(t, again) // a retried completion puts it back
 
@@ -107,11 +112,20 @@ func testNumbers(t *testing.T, h *harness) {
 	h.createNumber(t, a)
 	wantRev(t, "CreateNumber", a.Rev, 1)
 	if h.raw != nil {
-		// Kazoo's database name, "/" and "+" included.
+		// Kazoo's database name, "/" and "+" included; pvt_db_name
+		// URL-encoded, as knm_converters:to_db writes it.
 		raw := h.rawDoc(t, "numbers/+1202", "+12025550100")
-		if raw["pvt_assigned_to"] != acct || raw["pvt_state"] != "in_service" || raw["pvt_db_name"] != "numbers/+1202" ||
+		if raw["pvt_assigned_to"] != acct || raw["pvt_state"] != "in_service" || raw["pvt_db_name"] != "numbers%2F%2B1202" ||
 			raw["used_by"] != "callflow" {
 			t.Errorf("stored number = %v", raw)
+		}
+		// The same document in the account's database, where Kazoo's
+		// number listings look.
+		copied := h.rawDoc(t, porting.AccountDB(acct), "+12025550100")
+		delete(raw, "_rev")
+		delete(copied, "_rev")
+		if diff := cmp.Diff(raw, copied); diff != "" {
+			t.Errorf("account database copy (-number database +account database):\n%s", diff)
 		}
 	}
 	wantKind(t, h.s.CreateNumber(ctx(t), number("+12025550100", other)), porting.KindConflict)
