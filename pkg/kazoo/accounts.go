@@ -3,6 +3,7 @@ package kazoo
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -160,6 +161,20 @@ func (s *Store) AccountByAPIKey(ctx context.Context, key string) (*porting.Accou
 		return nil, porting.NotFound(key)
 	}
 	return accts[0], nil
+}
+
+// AccountsByRealm lists the ids of the accounts whose realm is realm,
+// without regard to case.
+func (s *Store) AccountsByRealm(ctx context.Context, realm string) ([]string, error) {
+	ids := []string{}
+	err := s.query(ctx, viewAccountByRealm, engine.Query{Key: mustJSON(strings.ToLower(realm))}, func(r engine.Row) error {
+		ids = append(ids, r.ID)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // ChildAccounts lists the direct children of id, ordered by name then id.

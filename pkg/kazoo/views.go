@@ -13,6 +13,7 @@ var (
 	viewAccountChildren    = viewRef{dbAccounts, "portreqd", "listing_by_children"}
 	viewAccountDescendants = viewRef{dbAccounts, "portreqd", "listing_by_descendants"}
 	viewAccountSuperDuper  = viewRef{dbAccounts, "portreqd", "listing_by_superduper_admin"}
+	viewAccountByRealm     = viewRef{dbAccounts, "portreqd", "listing_by_realm"}
 
 	viewRequestsByState           = viewRef{dbPortRequests, "portreqd", "listing_by_state"}
 	viewRequestsByDescendantState = viewRef{dbPortRequests, "portreqd", "listing_by_descendant_state"}
@@ -23,7 +24,7 @@ var (
 
 // viewsUsed lists every view above.
 var viewsUsed = []viewRef{
-	viewAccountByAPIKey, viewAccountChildren, viewAccountDescendants, viewAccountSuperDuper,
+	viewAccountByAPIKey, viewAccountChildren, viewAccountDescendants, viewAccountSuperDuper, viewAccountByRealm,
 	viewRequestsByState, viewRequestsByDescendantState, viewRequestsByNumber, viewPortInNumbers,
 	viewActivePortInNumbers,
 }

@@ -116,6 +116,9 @@ func (s *Service) CreateAccount(ctx context.Context, actor *Account, parentID st
 		Other: clientFields(data, accountReadOnly),
 	}
 	s.kazooAccountMembers(a, parent)
+	if err := s.realmUnique(ctx, a); err != nil {
+		return nil, err
+	}
 	if err := s.store.CreateAccount(ctx, a); err != nil {
 		return nil, err
 	}
@@ -153,8 +156,17 @@ func (s *Service) UpdateAccount(ctx context.Context, actor *Account, id string, 
 		if name != "" {
 			a.Name = name
 		}
+		before := a.Other.String("realm")
 		for k, v := range clientFields(data, accountReadOnly) {
 			a.Other[k] = v
+		}
+		if _, ok := data["realm"]; ok {
+			a.Other.Set("realm", strings.ReplaceAll(a.Other.String("realm"), " ", ""))
+			if !strings.EqualFold(a.Other.String("realm"), before) {
+				if err := s.realmUnique(ctx, a); err != nil {
+					return err
+				}
+			}
 		}
 		a.Modified = s.gregorianNow()
 		if err := s.store.UpdateAccount(ctx, a); err != nil {
@@ -260,8 +272,8 @@ func (s *Service) kazooAccountMembers(a, parent *Account) {
 		if suffix == "" {
 			suffix = DefaultRealmSuffix
 		}
-		id := s.newID()
-		realm = id[:min(len(id), 6)] + "." + suffix
+		id := s.newID() // random in production; its end differs between ids in tests too
+		realm = id[max(len(id)-6, 0):] + "." + suffix
 	}
 	a.Other.Set("realm", realm)
 	enabled := true
@@ -270,4 +282,25 @@ func (s *Service) kazooAccountMembers(a, parent *Account) {
 	}
 	a.Other.Set("pvt_enabled", enabled)
 	a.Other.Set("pvt_vsn", "1")
+}
+
+// realmUnique refuses a's realm when another account has it, as Kazoo's
+// crossbar does (validate_realm_is_unique, case-insensitive): SIP realms
+// route calls to accounts. Two accounts created at once with one realm
+// can both pass, as on Kazoo.
+func (s *Service) realmUnique(ctx context.Context, a *Account) error {
+	realm := a.Other.String("realm")
+	if realm == "" {
+		return nil
+	}
+	ids, err := s.store.AccountsByRealm(ctx, realm)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if id != a.ID {
+			return ValidationError("realm", "unique", "Account realm already in use", map[string]any{"cause": realm})
+		}
+	}
+	return nil
 }

@@ -271,3 +271,21 @@ func TestCompletionKazoo43Members(t *testing.T) {
 		t.Errorf("pvt_ported_numbers = %v (%v), want both numbers", doc.Ported, err)
 	}
 }
+
+// A realm belongs to one account (Kazoo's validate_realm_is_unique, case
+// aside), on create and on edit; an account keeps its own.
+func TestRealmUnique(t *testing.T) {
+	w := newWorld(t, porting.Rules{})
+	ctx := context.Background()
+	first := w.account(t, w.master, w.reseller.ID, `{"name":"First","realm":"pbx.acme.example"}`)
+	if _, err := w.svc.CreateAccount(ctx, w.master, w.reseller.ID, fields(t, `{"name":"Second","realm":"PBX.Acme.example"}`)); !porting.IsKind(err, porting.KindValidation) {
+		t.Errorf("create with a taken realm: %v, want a validation error", err)
+	}
+	second := w.account(t, w.master, w.reseller.ID, `{"name":"Second","realm":"other.acme.example"}`)
+	if _, err := w.svc.UpdateAccount(ctx, w.master, second.ID, fields(t, `{"realm":"pbx.acme.example"}`)); !porting.IsKind(err, porting.KindValidation) {
+		t.Errorf("edit to a taken realm: %v, want a validation error", err)
+	}
+	if _, err := w.svc.UpdateAccount(ctx, w.master, first.ID, fields(t, `{"realm":"PBX.acme.example","name":"First again"}`)); err != nil {
+		t.Errorf("an account keeps its own realm: %v", err)
+	}
+}

@@ -32,6 +32,10 @@ type AccountStore interface {
 	GetAccount(ctx context.Context, id string) (*Account, error)
 	// AccountByAPIKey finds the account owning key; KindNotFound if none.
 	AccountByAPIKey(ctx context.Context, key string) (*Account, error)
+	// AccountsByRealm lists the ids of the undeleted accounts whose SIP
+	// realm is realm, compared without regard to case (Kazoo's
+	// accounts/listing_by_realm keys on the lower-cased realm).
+	AccountsByRealm(ctx context.Context, realm string) ([]string, error)
 	// ChildAccounts lists the direct children of id, ordered by name then id.
 	ChildAccounts(ctx context.Context, id string) ([]*Account, error)
 	// DescendantAccounts lists every account below id (not id itself),
