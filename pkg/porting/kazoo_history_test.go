@@ -196,6 +196,18 @@ func TestStoredAuthorityWins(t *testing.T) {
 	if _, err := w.svc.Transition(ctx, w.master, w.customer.ID, id, porting.Pending, porting.TransitionInput{Data: porting.Fields{}}); err != nil {
 		t.Errorf("the named authority (master) moves it: %v", err)
 	}
+	// Its _read_only block names the master; the account's others the
+	// reseller.
+	for _, c := range []struct{ named, want string }{{w.master.ID, w.master.ID}, {"", w.reseller.ID}, {w.reseller.ID, w.reseller.ID}} {
+		ro, err := w.svc.ReadOnlyFor(ctx, w.customer.ID, c.named)
+		var block struct {
+			Authority string `json:"port_authority"`
+			Name      string `json:"port_authority_name"`
+		}
+		if err != nil || json.Unmarshal(ro, &block) != nil || block.Authority != c.want || block.Name == "" {
+			t.Errorf("_read_only of a request naming %q: %s (%v), want port_authority %s", c.named, ro, err, c.want)
+		}
+	}
 
 	put("ffffffffffffffffffffffffffffffff") // submitted again, naming an account that is gone
 	if _, err := w.svc.Transition(ctx, w.reseller, w.customer.ID, id, porting.Pending, porting.TransitionInput{Data: porting.Fields{}}); err != nil {

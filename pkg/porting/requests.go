@@ -1,8 +1,11 @@
 package porting
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+
+	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // requestFor loads request id as seen through account accountID: deleted
@@ -46,7 +49,7 @@ func (s *Service) ReadOnly(ctx context.Context, accountID string) (json.RawMessa
 		return ro, nil
 	}
 	built := s.now()
-	ro, err := s.buildReadOnly(ctx, accountID)
+	ro, err := s.buildReadOnly(ctx, accountID, "")
 	if err != nil {
 		return nil, err
 	}
@@ -54,14 +57,44 @@ func (s *Service) ReadOnly(ctx context.Context, accountID string) (json.RawMessa
 	return ro, nil
 }
 
-func (s *Service) buildReadOnly(ctx context.Context, accountID string) (json.RawMessage, error) {
+// ReadOnlyFor is ReadOnly for a request whose document names the port
+// authority docAuthority (maybe ""): the block names the request's
+// authority (RequestAuthority), which is the account's unless the
+// document names another that exists.
+func (s *Service) ReadOnlyFor(ctx context.Context, accountID, docAuthority string) (json.RawMessage, error) {
+	ro, err := s.ReadOnly(ctx, accountID)
+	if err != nil || docAuthority == "" {
+		return ro, err
+	}
+	// The account's block names the same authority (most requests): it is
+	// shared. buildReadOnly writes it with encoding/json, members sorted.
+	if bytes.Contains(ro, rawjson.AppendString([]byte(`"port_authority":`), docAuthority)) {
+		return ro, nil
+	}
+	key := accountID + "/" + docAuthority
+	if ro, ok := s.accounts.ReadOnly(key); ok {
+		return ro, nil
+	}
+	built := s.now()
+	if ro, err = s.buildReadOnly(ctx, accountID, docAuthority); err != nil {
+		return nil, err
+	}
+	s.accounts.PutReadOnly(key, ro, built)
+	return ro, nil
+}
+
+func (s *Service) buildReadOnly(ctx context.Context, accountID, docAuthority string) (json.RawMessage, error) {
 	ro := map[string]any{"account_id": accountID}
 	if a, err := s.Account(ctx, accountID); err == nil {
 		ro["account_name"] = a.Name
 	} else if !IsKind(err, KindNotFound) {
 		return nil, err
 	}
-	if auth, err := s.PortAuthority(ctx, accountID); err == nil {
+	r := &Request{AccountID: accountID, Private: Fields{}}
+	if docAuthority != "" {
+		r.Private.Set("pvt_port_authority", docAuthority)
+	}
+	if auth, err := s.RequestAuthority(ctx, r); err == nil {
 		ro["port_authority"] = auth.ID
 		ro["port_authority_name"] = auth.Name
 	} else if !IsKind(err, KindNotFound) {

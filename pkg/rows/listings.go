@@ -215,27 +215,27 @@ func sortNewestFirst(rs []listed) {
 type rowBuilder struct {
 	rd    *Reader
 	actor *porting.Account
-	extra map[string][]member
-	sees  map[[2]string]bool // by account and the authority the document names
+	extra map[[2]string][]member // by account and the authority the document names
+	sees  map[[2]string]bool     // likewise
 }
 
 func (rd *Reader) newRows(actor *porting.Account) *rowBuilder {
-	return &rowBuilder{rd: rd, actor: actor, extra: map[string][]member{}, sees: map[[2]string]bool{}}
+	return &rowBuilder{rd: rd, actor: actor, extra: map[[2]string][]member{}, sees: map[[2]string]bool{}}
 }
 
 func (w *rowBuilder) row(ctx context.Context, l listed) (Row, error) {
 	acct := l.req.AccountID
-	extra, ok := w.extra[acct]
+	key := [2]string{acct, l.authority}
+	extra, ok := w.extra[key]
 	if !ok {
 		var err error
-		if extra, err = w.rd.readOnly(ctx, acct, true); err != nil {
+		if extra, err = w.rd.readOnly(ctx, acct, l.authority, true); err != nil {
 			return Row{}, err
 		}
-		w.extra[acct] = extra
+		w.extra[key] = extra
 	}
 	v := l.view
 	if l.public != nil {
-		key := [2]string{acct, l.authority}
 		sees, ok := w.sees[key]
 		if !ok {
 			var err error

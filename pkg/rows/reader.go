@@ -27,7 +27,7 @@ type Reader struct {
 	wholeListings chan struct{}
 
 	mu        sync.Mutex
-	readOnlys map[string]readOnlyEntry // by account id
+	readOnlys map[string]readOnlyEntry // by account id and the port authority the documents name
 }
 
 // Config wires a Reader.
@@ -79,7 +79,7 @@ func (rd *Reader) View(ctx context.Context, actor *porting.Account, r *porting.R
 }
 
 func (rd *Reader) viewRow(ctx context.Context, r *porting.Request, v *encodedView) (Row, error) {
-	ro, err := rd.readOnly(ctx, r.AccountID, false)
+	ro, err := rd.readOnly(ctx, r.AccountID, r.DocAuthority(), false)
 	if err != nil {
 		return Row{}, err
 	}
@@ -133,12 +133,14 @@ func (rd *Reader) readRequestDoc(ctx context.Context, id string) (*cachedDoc, er
 }
 
 // readOnly is the _read_only block of the requests of account accountID
-// as the members their rows add (readOnlyMembers), for a listing or a
-// view. The members are kept while the account cache hands out the same
-// block, the same bytes, so a page adds no allocation for them; a block
-// built again (expired, or an account written) is a new slice.
-func (rd *Reader) readOnly(ctx context.Context, accountID string, listing bool) ([]member, error) {
-	raw, err := rd.svc.ReadOnly(ctx, accountID)
+// whose documents name the port authority docAuthority (mostly "", or the
+// account's) as the members their rows add (readOnlyMembers), for a
+// listing or a view. The members are kept while the account cache hands
+// out the same block, the same bytes, so a page adds no allocation for
+// them; a block built again (expired, or an account written) is a new
+// slice.
+func (rd *Reader) readOnly(ctx context.Context, accountID, docAuthority string, listing bool) ([]member, error) {
+	raw, err := rd.svc.ReadOnlyFor(ctx, accountID, docAuthority)
 	if err != nil {
 		return nil, err
 	}
@@ -148,8 +150,9 @@ func (rd *Reader) readOnly(ctx context.Context, accountID string, listing bool) 
 		}
 		return e.view
 	}
+	key := accountID + "/" + docAuthority
 	rd.mu.Lock()
-	e, ok := rd.readOnlys[accountID]
+	e, ok := rd.readOnlys[key]
 	rd.mu.Unlock()
 	if ok && len(raw) > 0 && e.raw == &raw[0] && e.n == len(raw) {
 		return pick(e), nil
@@ -161,7 +164,7 @@ func (rd *Reader) readOnly(ctx context.Context, accountID string, listing bool) 
 		if len(rd.readOnlys) >= maxReadOnlys {
 			clear(rd.readOnlys)
 		}
-		rd.readOnlys[accountID] = e
+		rd.readOnlys[key] = e
 		rd.mu.Unlock()
 	}
 	return pick(e), nil
