@@ -69,6 +69,15 @@ type Engine interface {
 	// Bulk writes several documents in one request; each has its own
 	// answer, in order (one failing does not fail the others).
 	Bulk(ctx context.Context, db string, docs [][]byte) ([]Result, error)
+	// PutRevision stores doc (no attachments) as id at the revision its
+	// _rev names, as replication writes (CouchDB's new_edits=false): a
+	// chosen revision, the same on every server that stores the same
+	// document, which replication then never sees as a conflict. CouchDB
+	// adds it as a leaf beside what id has (a live leaf beats a deletion);
+	// an engine that keeps one leaf per document (bolt) stores it only
+	// where id is missing, and answers ErrConflict where id holds another
+	// revision. The same revision again changes nothing.
+	PutRevision(ctx context.Context, db, id string, doc []byte) error
 	// AllDocs lists documents by id (CouchDB's _all_docs).
 	AllDocs(ctx context.Context, db string, q Query, fn func(Row) error) error
 

@@ -46,7 +46,7 @@ func Open(ctx context.Context, eng engine.Engine, o Options) (*Store, error) {
 		}
 	}
 	for _, d := range own {
-		if err := s.installDesign(ctx, d.DB, d, replaceAlways); err != nil {
+		if err := s.installDesign(ctx, d.DB, d); err != nil {
 			return nil, fail("design document "+s.db(d.DB)+"/"+d.ID, err)
 		}
 	}
@@ -108,20 +108,11 @@ func (s *Store) ensureDB(ctx context.Context, name string) error {
 // other replicas install the same document at the same time.
 const designRetries = 5
 
-// replacePolicy says whether a stored design document of other content
-// than the one to install may be replaced.
-type replacePolicy func(stored map[string]any) bool
-
-// replaceAlways is for portreqd's own design documents, which it keeps as
-// its files say.
-func replaceAlways(map[string]any) bool { return true }
-
-// installDesign puts d into database db unless the stored copy already
-// has the same content, or has other content that replace refuses.
-// Rewriting an unchanged design document would make the engine rebuild
-// every view index of the database, so the comparison ignores _rev and
-// member order.
-func (s *Store) installDesign(ctx context.Context, db string, d views.DesignDoc, replace replacePolicy) error {
+// installDesign puts portreqd's own design document d into database db
+// unless the stored copy already has the same content. Rewriting an
+// unchanged design document would make the engine rebuild every view
+// index of the database, so the comparison ignores _rev and member order.
+func (s *Store) installDesign(ctx context.Context, db string, d views.DesignDoc) error {
 	want, err := canonical(d.Doc)
 	if err != nil {
 		return err
@@ -145,10 +136,6 @@ func (s *Store) installDesign(ctx context.Context, db string, d views.DesignDoc,
 				return err
 			}
 			if bytes.Equal(have, want) {
-				return nil
-			}
-			if !replace(stored) {
-				s.log.Info("design document kept as stored (not portreqd's)", zap.String("db", s.db(db)), zap.String("id", d.ID))
 				return nil
 			}
 		}

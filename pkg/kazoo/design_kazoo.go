@@ -3,6 +3,8 @@ package kazoo
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -87,12 +89,81 @@ func (s *Store) installKazooDesigns(ctx context.Context, db string) error {
 		return s.dropLegacyDesigns(ctx, db)
 	}
 	for _, d := range s.designs.byClass[dbClass(db)] {
-		replace := func(stored map[string]any) bool { return s.designs.isLegacy(db, d.ID, stored) }
-		if err := s.installDesign(ctx, db, d, replace); err != nil {
+		if err := s.installKazooDesign(ctx, db, d); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// installKazooDesign stores Kazoo's design document d in database db
+// where it is missing, or where an earlier portreqd's copy stands
+// (deleted first), at lowRevision of its content: every portreqd site
+// writes the same revision for the same content, so replication between
+// them sees no conflict, and Kazoo's own copy (any revision of its own:
+// generation 1 with a random hash, or higher) wins over it wherever
+// replication brings the two together. Any other stored copy stays.
+func (s *Store) installKazooDesign(ctx context.Context, db string, d views.DesignDoc) error {
+	want, err := canonical(d.Doc)
+	if err != nil {
+		return err
+	}
+	salt := []byte(nil)
+	raw, err := s.eng.Get(ctx, s.db(db), d.ID, engine.GetOptions{})
+	switch {
+	case isNotFound(err):
+	case err != nil:
+		return err
+	default:
+		var stored map[string]any
+		if err := json.Unmarshal(raw, &stored); err != nil {
+			return err
+		}
+		if have, err := canonical(stored); err == nil && bytes.Equal(have, want) {
+			return nil
+		}
+		if !s.designs.isLegacy(db, d.ID, stored) {
+			s.log.Info("design document kept as stored (not portreqd's)", zap.String("db", s.db(db)), zap.String("id", d.ID))
+			return nil
+		}
+		rev, _ := stored["_rev"].(string)
+		if _, err := s.eng.Delete(ctx, s.db(db), d.ID, rev); err != nil && !isNotFound(err) && !isConflict(err) {
+			return err
+		}
+		// The plain low revision may be in the deleted branch's history
+		// (a copy this code installed, edited since), where storing it
+		// again would change nothing: the new leaf's hash also covers the
+		// revision deleted.
+		salt = []byte(rev)
+	}
+	doc := make(map[string]any, len(d.Doc)+1)
+	for k, v := range d.Doc {
+		doc[k] = v
+	}
+	doc["_rev"] = lowRevision(append(want, salt...))
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	err = s.eng.PutRevision(ctx, s.db(db), d.ID, body)
+	if isConflict(err) {
+		return nil // another replica's copy, or another leaf: left as it is
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("design document installed", zap.String("db", s.db(db)), zap.String("id", d.ID), zap.String("rev", doc["_rev"].(string)))
+	return nil
+}
+
+// lowRevision is generation 1 with a hash made of the content's MD5 (of
+// key: the content, and what it replaces) behind eight zeros: the same for
+// the same content everywhere, and below the hash of any revision CouchDB
+// makes (an MD5, zeros first once in 2^32), which wins a tie of
+// generations.
+func lowRevision(key []byte) string {
+	sum := md5.Sum(key)
+	return "1-00000000" + hex.EncodeToString(sum[:])[:24]
 }
 
 // dropLegacyDesigns deletes the legacy copies stored in db: on an engine

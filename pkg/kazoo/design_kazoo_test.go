@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -15,6 +18,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/porting/storetest"
+	"github.com/portreqd/portreqd/test/couchdbtest"
 	"github.com/portreqd/portreqd/views"
 )
 
@@ -392,4 +396,70 @@ func rowText(t *testing.T, key, value []byte) string {
 	kb, _ := json.Marshal(k)
 	vb, _ := json.Marshal(v)
 	return string(kb) + " => " + string(vb)
+}
+
+// Replicating a portreqd site into a Kazoo site's databases (CouchDB's own
+// replication, no filter) leaves Kazoo's design documents as Kazoo wrote
+// them: portreqd's Kazoo-compatible copies are at the lowest revision of
+// their generation (installKazooDesign), so Kazoo's win the conflict,
+// whether Kazoo's is at generation 1 (a tie broken by the hash) or above.
+// Replicated back, Kazoo's copy wins on the portreqd site too.
+func TestReplicationKeepsKazooDesigns(t *testing.T) {
+	u := couchdbtest.URL(t)
+	portreqd := couchSite(t, u)
+	portreqd.replica(t)
+	kazooSite := couchSite(t, u)
+	kazoo := map[string]map[string]any{
+		// Kazoo 4.0's listing_submitted keys rows by id alone.
+		"port_requests": {"views": map[string]any{"listing_submitted": map[string]any{
+			"map": "function(doc) { if (doc.pvt_type == 'port_request' && doc.pvt_port_state == 'submitted') emit(doc._id, null); }"}}},
+		"accounts": {"views": map[string]any{"listing_by_api": map[string]any{
+			"map": "function(doc) { if (doc.pvt_api_key) emit(doc.pvt_api_key, {account_id: doc._id}); }"}}},
+	}
+	for db, doc := range kazoo {
+		if err := kazooSite.raw.CreateDB(ctx(t), kazooSite.prefix+db); err != nil {
+			t.Fatal(err)
+		}
+		rev := kazooSite.putRaw(t, db, "_design/"+db, doc)
+		if db == "accounts" { // generation 2: Kazoo refreshed its views once
+			doc["_rev"] = rev
+			kazooSite.putRaw(t, db, "_design/"+db, doc)
+			delete(doc, "_rev")
+		}
+	}
+	replicate := func(from, to site, db string) {
+		t.Helper()
+		base, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(map[string]any{
+			"source": base.JoinPath(from.prefix + db).String(),
+			"target": base.JoinPath(to.prefix + db).String(),
+		})
+		resp, err := http.Post(base.JoinPath("_replicate").String(), "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("replicate %s: %d %s", db, resp.StatusCode, out)
+		}
+	}
+	for _, direction := range []struct {
+		name     string
+		from, to site
+	}{{"into Kazoo's", portreqd, kazooSite}, {"back into portreqd's", kazooSite, portreqd}} {
+		for db, want := range kazoo {
+			replicate(direction.from, direction.to, db)
+			got := direction.to.rawDoc(t, db, "_design/"+db)
+			delete(got, "_rev")
+			delete(got, "_conflicts")
+			delete(got, "_id")
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s %s: _design/%s after replication (-Kazoo's +winner):\n%s", direction.name, db, db, diff)
+			}
+		}
+	}
 }

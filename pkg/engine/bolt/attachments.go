@@ -356,7 +356,7 @@ func (e *Engine) PutAttachment(ctx context.Context, db, id, rev, name, contentTy
 		if err != nil {
 			return err
 		}
-		if newRev, err = e.commit(tx, d, id, cur, stored, members, atts, false); err != nil {
+		if newRev, err = e.commit(tx, d, id, cur, stored, members, atts, false, ""); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketStaging).Delete(u64(up.blob))

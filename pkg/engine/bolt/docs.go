@@ -237,7 +237,7 @@ func (e *Engine) Delete(ctx context.Context, db, id, rev string) (string, error)
 		if err != nil {
 			return err
 		}
-		newRev, err = e.commit(tx, d, id, cur, stored, nil, nil, true)
+		newRev, err = e.commit(tx, d, id, cur, stored, nil, nil, true, "")
 		return err
 	})
 	if err != nil {
@@ -353,20 +353,26 @@ func (e *Engine) putDoc(tx *bbolt.Tx, d *dbTx, id string, in *docIn) (string, er
 			atts = append(atts, *s)
 		}
 	}
-	return e.commit(tx, d, id, cur, stored, in.members, atts, in.deleted)
+	return e.commit(tx, d, id, cur, stored, in.members, atts, in.deleted, "")
 }
 
 // commit writes the revision of id after cur (nil: none) with members and
 // the attachments atts (sorted by name; those with data are written now),
 // dropping the stored ones atts does not keep, and updates the ancestry,
-// old revisions, update sequence and view indexes. A design document that
-// does not compile is refused before anything changes.
-func (e *Engine) commit(tx *bbolt.Tx, d *dbTx, id string, cur *record, stored []attRec, members []member, atts []attRec, deleted bool) (string, error) {
+// old revisions, update sequence and view indexes. The revision is the
+// engine's, or at when given (PutRevision). A design document that does
+// not compile is refused before anything changes.
+func (e *Engine) commit(tx *bbolt.Tx, d *dbTx, id string, cur *record, stored []attRec, members []member, atts []attRec, deleted bool, at string) (string, error) {
 	prev := ""
 	if cur != nil {
 		prev = cur.rev
 	}
 	rev, body := render(id, prev, members, atts, deleted)
+	if at != "" {
+		// render writes {"_id":…,"_rev":"<rev>" first.
+		body = bytes.Replace(body, []byte(`"_rev":"`+rev+`"`), []byte(`"_rev":"`+at+`"`), 1)
+		rev = at
+	}
 	if isDesign(id) && !deleted {
 		c := e.compileDesign(d.name, id, rev, body)
 		if c.err != nil && !errors.Is(c.err, jsview.ErrNotJavaScript) {
@@ -429,4 +435,41 @@ func trimOld(d *dbTx, id string) error {
 		}
 	}
 	return nil
+}
+
+// PutRevision stores doc at the revision its _rev names where id is
+// missing; the same revision again changes nothing; anything else is a
+// conflict (one leaf per document here).
+func (e *Engine) PutRevision(ctx context.Context, db, id string, doc []byte) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	in, err := parseDoc(doc)
+	if err != nil {
+		return err
+	}
+	if revGen(in.rev) < 1 {
+		return badRequest("PutRevision needs a _rev")
+	}
+	if len(in.atts) > 0 {
+		return badRequest("PutRevision takes no attachments")
+	}
+	return e.write(ctx, db, func(tx *bbolt.Tx) error {
+		d, err := needDB(tx, db)
+		if err != nil {
+			return refuse(err)
+		}
+		cur, err := getRecord(d, id)
+		if err != nil {
+			return err
+		}
+		if cur != nil {
+			if cur.rev == in.rev {
+				return nil
+			}
+			return refuse(fmt.Errorf("%w: %s/%s is at %s, not missing", engine.ErrConflict, db, id, cur.rev))
+		}
+		_, err = e.commit(tx, d, id, nil, nil, in.members, nil, in.deleted, in.rev)
+		return err
+	})
 }

@@ -338,3 +338,39 @@ func (e *Engine) AllDocs(ctx context.Context, db string, q engine.Query, fn func
 func docPath(db, id string) string {
 	return "/" + url.PathEscape(db) + "/" + chttp.EncodeDocID(id)
 }
+
+// PutRevision is PUT /db/id?new_edits=false (at w = n on a cluster, so
+// that every copy has it when it answers).
+func (e *Engine) PutRevision(ctx context.Context, db, id string, doc []byte) error {
+	if id == "" {
+		return fmt.Errorf("%w: document id required", engine.ErrBadRequest)
+	}
+	h, err := headOf(doc)
+	if err != nil {
+		return err
+	}
+	if h.Rev == "" {
+		return fmt.Errorf("%w: %s/%s: PutRevision needs a _rev", engine.ErrBadRequest, db, id)
+	}
+	n, err := e.ensureKnown(ctx, db)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"new_edits": {"false"}}
+	if n > 1 {
+		q.Set("w", strconv.Itoa(n))
+	}
+	resp, err := e.raw.DoReq(ctx, http.MethodPut, docPath(db, id), &chttp.Options{
+		Query:         q,
+		Accept:        "application/json",
+		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(doc)), nil },
+		ContentLength: int64(len(doc)),
+		ContentType:   "application/json",
+		NoGzip:        true,
+	})
+	if err != nil {
+		return mapErr(err)
+	}
+	defer chttp.CloseBody(resp.Body)
+	return mapErr(chttp.ResponseError(resp))
+}

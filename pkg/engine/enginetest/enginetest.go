@@ -63,6 +63,7 @@ func RunWith(t *testing.T, open Open, dev Deviations) {
 		{"Views", views},
 		{"Changes", changes},
 		{"OddIDs", oddIDs},
+		{"PutRevision", putRevision},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -668,5 +669,51 @@ func oddIDs(t *testing.T, e engine.Engine, db string) {
 		if _, err := e.PutAttachment(c, db, id, rev, "a b+c?.pdf", "application/pdf", strings.NewReader("x")); err != nil {
 			t.Errorf("id %q: attachment: %v", id, err)
 		}
+	}
+}
+
+// putRevision: a document stored at a chosen revision reads back at it,
+// the same write again changes nothing, and over another revision the
+// engine either adds a leaf (CouchDB: the live one wins over a deletion)
+// or refuses with ErrConflict (one leaf per document) and keeps what it
+// had.
+func putRevision(t *testing.T, e engine.Engine, db string) {
+	c := ctx(t)
+	const rev = "1-00000000aaaaaaaaaaaaaaaaaaaaaaaa"
+	doc := []byte(`{"_id":"fixed","_rev":"` + rev + `","v":1}`)
+	for i := range 2 {
+		if err := e.PutRevision(c, db, "fixed", doc); err != nil {
+			t.Fatalf("PutRevision (write %d): %v", i+1, err)
+		}
+	}
+	raw, err := e.Get(c, db, "fixed", engine.GetOptions{})
+	if err != nil || !strings.Contains(string(raw), `"_rev":"`+rev+`"`) || !strings.Contains(string(raw), `"v":1`) {
+		t.Fatalf("Get after PutRevision: %s, %v", raw, err)
+	}
+	if leaves, err := e.Leaves(c, db, "fixed"); err != nil || len(leaves) != 1 {
+		t.Errorf("the same revision twice: %d leaves (%v), want 1", len(leaves), err)
+	}
+	if err := e.PutRevision(c, db, "norev", []byte(`{"v":1}`)); !errors.Is(err, engine.ErrBadRequest) {
+		t.Errorf("PutRevision without _rev: %v, want %v", err, engine.ErrBadRequest)
+	}
+
+	// Over a deleted document.
+	rev1 := mustPut(t, e, db, "gone", `{"v":1}`)
+	if _, err := e.Delete(c, db, "gone", rev1); err != nil {
+		t.Fatal(err)
+	}
+	err = e.PutRevision(c, db, "gone", []byte(`{"_id":"gone","_rev":"`+rev+`","v":2}`))
+	raw, gerr := e.Get(c, db, "gone", engine.GetOptions{})
+	switch {
+	case err == nil:
+		if gerr != nil || !strings.Contains(string(raw), `"_rev":"`+rev+`"`) {
+			t.Errorf("over a deletion, the new live leaf: %s, %v", raw, gerr)
+		}
+	case errors.Is(err, engine.ErrConflict):
+		if !errors.Is(gerr, engine.ErrNotFound) {
+			t.Errorf("a refused PutRevision changed the document: %s, %v", raw, gerr)
+		}
+	default:
+		t.Errorf("PutRevision over a deletion: %v", err)
 	}
 }
