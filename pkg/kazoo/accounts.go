@@ -311,3 +311,32 @@ func (s *Store) backfillAccountDBs(ctx context.Context) error {
 		}
 	}
 }
+
+// WhitelabelPortAuthority reads port.authority of the whitelabel document
+// in account id's database, as Kazoo 4.3's kzd_whitelabel does: a raw
+// account id, or an account database name in either form, counts;
+// anything else (Kazoo 4.0 kept e-mail addresses there) names no account.
+func (s *Store) WhitelabelPortAuthority(ctx context.Context, id string) (string, error) {
+	raw, err := s.eng.Get(ctx, s.db(porting.AccountDB(id)), "whitelabel", engine.GetOptions{})
+	if isNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", storeErr(err, "whitelabel")
+	}
+	var wl struct {
+		Port struct {
+			Authority any `json:"authority"`
+		} `json:"port"`
+		Deleted bool `json:"pvt_deleted"`
+	}
+	if json.Unmarshal(raw, &wl) != nil || wl.Deleted {
+		return "", nil
+	}
+	name, _ := wl.Port.Authority.(string)
+	name = strings.NewReplacer("%2F", "", "%2f", "", "/", "").Replace(strings.TrimPrefix(strings.TrimPrefix(name, "account%2F"), "account/"))
+	if !porting.IsID(name) {
+		return "", nil
+	}
+	return name, nil
+}

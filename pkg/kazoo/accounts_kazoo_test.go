@@ -103,3 +103,36 @@ func TestKazooPortedNumbersListed(t *testing.T) {
 		}
 	})
 }
+
+// Kazoo 4.3's whitelabel port.authority, read from the account's database:
+// a raw id or an account database name in either form; nothing for a
+// missing database or document, or a value that names no account.
+func TestWhitelabelPortAuthority(t *testing.T) {
+	sites(t, func(t *testing.T, s site) {
+		st := s.replica(t)
+		acct, auth := porting.RandomID(), porting.RandomID()
+		if got, err := st.WhitelabelPortAuthority(ctx(t), acct); err != nil || got != "" {
+			t.Errorf("no account database: %q, %v", got, err)
+		}
+		db := porting.AccountDB(acct)
+		if err := s.raw.CreateDB(ctx(t), s.prefix+db); err != nil {
+			t.Fatal(err)
+		}
+		rev := ""
+		for _, c := range []struct{ value, want string }{
+			{auth, auth},
+			{porting.EncodedDB(porting.AccountDB(auth)), auth},
+			{porting.AccountDB(auth), auth},
+			{"porting@reseller.example", ""},
+		} {
+			doc := map[string]any{"port": map[string]any{"authority": c.value}}
+			if rev != "" {
+				doc["_rev"] = rev
+			}
+			rev = s.putRaw(t, db, "whitelabel", doc)
+			if got, err := st.WhitelabelPortAuthority(ctx(t), acct); err != nil || got != c.want {
+				t.Errorf("port.authority %q: %q, %v; want %q", c.value, got, err, c.want)
+			}
+		}
+	})
+}

@@ -1,25 +1,47 @@
 package porting
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+)
 
 // PortAuthority returns the account that works the port requests of account
-// id: its nearest strict ancestor flagged port_authority (so an authority's
-// own requests go to the authority above it), else the master account.
+// id, walking from the account up to the root, the nearest setting first:
+// at each account, the port authority its whitelabel document names (Kazoo
+// 4.3's port.authority; the account's own naming itself is skipped, as
+// Kazoo skips it), then, for a strict ancestor, portreqd's port_authority
+// flag (so an authority's own requests go to the authority above it). At
+// one account Kazoo's whitelabel setting wins over the flag. None: the
+// master account. A named account that does not exist is passed over.
 func (s *Service) PortAuthority(ctx context.Context, id string) (*Account, error) {
 	a, err := s.Account(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	for i := len(a.Tree) - 1; i >= 0; i-- {
-		anc, err := s.Account(ctx, a.Tree[i])
-		if IsKind(err, KindNotFound) {
-			continue
+	for i := len(a.Tree); i >= 0; i-- {
+		at := a
+		if i < len(a.Tree) {
+			if at, err = s.Account(ctx, a.Tree[i]); IsKind(err, KindNotFound) {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
 		}
+		named, err := s.store.WhitelabelPortAuthority(ctx, at.ID)
 		if err != nil {
 			return nil, err
 		}
-		if anc.PortAuthority {
-			return anc, nil
+		if named != "" && named != a.ID {
+			auth, err := s.Account(ctx, named)
+			if err == nil {
+				return auth, nil
+			}
+			if !IsKind(err, KindNotFound) {
+				return nil, err
+			}
+		}
+		if at != a && at.PortAuthority {
+			return at, nil
 		}
 	}
 	return s.master(ctx)
@@ -54,7 +76,28 @@ func (s *Service) RequestAuthority(ctx context.Context, r *Request) (*Account, e
 			return nil, err
 		}
 	}
-	return s.PortAuthority(ctx, r.AccountID)
+	return s.accountAuthority(ctx, r.AccountID)
+}
+
+// accountAuthority is PortAuthority as the account's _read_only block
+// (ReadOnly, which the account cache keeps) names it: the walk reads the
+// whitelabel documents of every account on the way up, which writes
+// should not pay each time.
+func (s *Service) accountAuthority(ctx context.Context, accountID string) (*Account, error) {
+	ro, err := s.ReadOnly(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	var block struct {
+		Authority string `json:"port_authority"`
+	}
+	if json.Unmarshal(ro, &block) == nil && block.Authority != "" {
+		a, err := s.Account(ctx, block.Authority)
+		if !IsKind(err, KindNotFound) {
+			return a, err
+		}
+	}
+	return s.PortAuthority(ctx, accountID)
 }
 
 // actsAsAuthority reports whether actor may do the port authority's work on

@@ -301,3 +301,37 @@ func TestRealmUnique(t *testing.T) {
 		t.Errorf("an account keeps its own realm: %v", err)
 	}
 }
+
+// Kazoo 4.3's whitelabel port.authority names the port authority: the
+// nearest setting on the way up from the account wins, a whitelabel
+// setting over portreqd's flag on the same account; an account naming
+// itself is passed over, as is an account that does not exist.
+func TestWhitelabelPortAuthority(t *testing.T) {
+	w := newWorld(t, porting.Rules{})
+	ctx := context.Background()
+	raw := w.store.(porting.RawStore)
+	whitelabel := func(owner *porting.Account, authority string) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"port": map[string]any{"authority": authority}, "pvt_type": "whitelabel"})
+		if err := raw.RawPut(ctx, porting.AccountDB(owner.ID), &porting.RawDoc{ID: "whitelabel", Body: body}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(what string, acct, authority *porting.Account) {
+		t.Helper()
+		got, err := w.svc.PortAuthority(ctx, acct.ID)
+		if err != nil || got.ID != authority.ID {
+			t.Errorf("%s: authority %v (%v), want %s", what, got, err, authority.Name)
+		}
+	}
+	want("the flag alone", w.customer, w.reseller)
+	whitelabel(w.reseller, w.stranger.ID)
+	want("the reseller's whitelabel over its flag", w.customer, w.stranger)
+	whitelabel(w.customer, w.customer.ID)
+	want("the account naming itself, passed over", w.customer, w.stranger)
+	whitelabel(w.customer, porting.EncodedDB(porting.AccountDB(w.master.ID)))
+	want("the account's own whitelabel, an account database name", w.customer, w.master)
+	whitelabel(w.customer, "ffffffffffffffffffffffffffffffff")
+	whitelabel(w.reseller, "porting@reseller.example") // Kazoo 4.0: an e-mail address
+	want("no account named: the flag", w.customer, w.reseller)
+}

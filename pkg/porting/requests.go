@@ -90,11 +90,20 @@ func (s *Service) buildReadOnly(ctx context.Context, accountID, docAuthority str
 	} else if !IsKind(err, KindNotFound) {
 		return nil, err
 	}
-	r := &Request{AccountID: accountID, Private: Fields{}}
+	var (
+		auth *Account
+		err  error
+	)
 	if docAuthority != "" {
-		r.Private.Set("pvt_port_authority", docAuthority)
+		auth, err = s.Account(ctx, docAuthority)
+		if err != nil && !IsKind(err, KindNotFound) {
+			return nil, err
+		}
 	}
-	if auth, err := s.RequestAuthority(ctx, r); err == nil {
+	if auth == nil { // not RequestAuthority, which reads this block
+		auth, err = s.PortAuthority(ctx, accountID)
+	}
+	if err == nil {
 		ro["port_authority"] = auth.ID
 		ro["port_authority_name"] = auth.Name
 	} else if !IsKind(err, KindNotFound) {
@@ -128,7 +137,7 @@ func (s *Service) CreateRequest(ctx context.Context, actor *Account, accountID s
 	// Kazoo 4.3's knm_port_request:new: the account's name and the port
 	// authority the request goes to, which it keeps (RequestAuthority).
 	r.Private.Set("pvt_account_name", acct.Name)
-	if auth, err := s.PortAuthority(ctx, acct.ID); err == nil {
+	if auth, err := s.accountAuthority(ctx, acct.ID); err == nil {
 		r.Private.Set("pvt_port_authority", auth.ID)
 		r.Private.Set("pvt_port_authority_name", auth.Name)
 	} else if !IsKind(err, KindNotFound) {

@@ -44,6 +44,11 @@ type AccountStore interface {
 	// MasterAccount is the oldest super-duper admin root account (ties by
 	// id); KindNotFound when none exists yet.
 	MasterAccount(ctx context.Context) (*Account, error)
+	// WhitelabelPortAuthority is port.authority of account id's whitelabel
+	// document (Kazoo 4.3 keeps the reseller's choice of port authority
+	// there, in the account's database), as a raw account id; "" when the
+	// document, or the member, is missing or names no account id.
+	WhitelabelPortAuthority(ctx context.Context, id string) (string, error)
 	// PutAccountAttachment streams body into attachment name of account id
 	// at rev (KindConflict when stale) and returns the new revision.
 	PutAccountAttachment(ctx context.Context, id, rev, name, contentType string, body io.Reader) (string, error)
