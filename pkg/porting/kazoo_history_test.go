@@ -335,3 +335,53 @@ func TestWhitelabelPortAuthority(t *testing.T) {
 	whitelabel(w.reseller, "porting@reseller.example") // Kazoo 4.0: an e-mail address
 	want("no account named: the flag", w.customer, w.reseller)
 }
+
+// Kazoo 3.x requests (no pvt_tree, no pvt_transitions) and soft-deleted
+// ones: the first is served and moved with every member kept; the second
+// is gone for the API and left as it is.
+func TestKazoo3xAndSoftDeletedRequests(t *testing.T) {
+	w := newWorld(t, porting.Rules{})
+	ctx := context.Background()
+	raw := w.store.(porting.RawStore)
+	old := map[string]any{"_id": "3a3b3c3d3e3f30313233343536373839", "pvt_type": "port_request", "pvt_port_state": "unconfirmed",
+		"pvt_account_id": w.customer.ID, "pvt_account_db": porting.EncodedDB(porting.AccountDB(w.customer.ID)),
+		"name": "Kazoo 3.x port", "numbers": map[string]any{"+12025550131": map[string]any{}}, "pvt_created": 63600000000,
+		"pvt_modified": 63600000000, "pvt_vsn": "1", "x_kazoo_3": "kept"}
+	gone := map[string]any{"_id": "4a4b4c4d4e4f40414243444546474849", "pvt_type": "port_request", "pvt_port_state": "canceled",
+		"pvt_account_id": w.customer.ID, "pvt_tree": []string{w.master.ID, w.reseller.ID}, "pvt_deleted": true, "name": "deleted"}
+	for _, doc := range []map[string]any{old, gone} {
+		b, _ := json.Marshal(doc)
+		if err := raw.RawPut(ctx, "port_requests", &porting.RawDoc{ID: doc["_id"].(string), Body: b}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.svc.GetRequest(ctx, w.customer, w.customer.ID, gone["_id"].(string)); !porting.IsKind(err, porting.KindNotFound) {
+		t.Errorf("a soft-deleted request: %v, want not found", err)
+	}
+	if r, err := w.svc.GetRequest(ctx, w.customer, w.customer.ID, old["_id"].(string)); err != nil || r.Name() != "Kazoo 3.x port" {
+		t.Fatalf("the Kazoo 3.x request: %v, %v", r, err)
+	}
+	if _, err := w.svc.Transition(ctx, w.customer, w.customer.ID, old["_id"].(string), porting.Submitted, porting.TransitionInput{Data: porting.Fields{}}); err != nil {
+		t.Fatalf("submitting the Kazoo 3.x request: %v", err)
+	}
+	stored, err := raw.RawGet(ctx, "port_requests", old["_id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after map[string]any
+	_ = json.Unmarshal(stored.Body, &after)
+	for k, v := range old {
+		switch k {
+		case "_id", "pvt_port_state", "pvt_modified":
+			continue
+		}
+		want, _ := json.Marshal(v)
+		got, _ := json.Marshal(after[k])
+		if string(want) != string(got) {
+			t.Errorf("member %s after a move: %s, Kazoo's %s", k, got, want)
+		}
+	}
+	if g, err := raw.RawGet(ctx, "port_requests", gone["_id"].(string)); err != nil || !strings.Contains(string(g.Body), `"pvt_deleted":true`) {
+		t.Errorf("the soft-deleted request changed: %v, %v", g, err)
+	}
+}
