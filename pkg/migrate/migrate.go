@@ -215,14 +215,27 @@ func md5Of(rc io.ReadCloser, err error) ([md5.Size]byte, error) {
 	return sum, nil
 }
 
-// databases lists the fixed databases plus those found from the port
-// requests: the number database of every number on a request, and the
-// monthly ledger database of every completion. Database names are derived,
-// never listed, because pouchdb-server mangles names holding "/" in
-// _all_dbs.
+// databases lists the fixed databases plus those found from the documents:
+// the account database of every account (Kazoo's primary copy of the
+// account, and the copies of its numbers), the number database of every
+// number on a request, and the monthly ledger database of every
+// completion. Database names are derived, never listed, because
+// pouchdb-server mangles names holding "/" in _all_dbs.
 func databases(ctx context.Context, from porting.RawStore) ([]string, error) {
 	found := map[string]bool{}
-	err := from.RawDocs(ctx, "port_requests", func(doc *porting.RawDoc) error {
+	err := from.RawDocs(ctx, "accounts", func(doc *porting.RawDoc) error {
+		var a struct {
+			Type string `json:"pvt_type"`
+		}
+		if json.Unmarshal(doc.Body, &a) == nil && a.Type == "account" && porting.IsID(doc.ID) {
+			found[porting.AccountDB(doc.ID)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	err = from.RawDocs(ctx, "port_requests", func(doc *porting.RawDoc) error {
 		var r struct {
 			Type        string                     `json:"pvt_type"`
 			AccountID   string                     `json:"pvt_account_id"`

@@ -99,6 +99,9 @@ func fill(t *testing.T, s store, bulk int) *filled {
 			f.dbs = append(f.dbs, db)
 		}
 	}
+	for _, a := range []*porting.Account{root, child, grandchild} {
+		addDB(porting.AccountDB(a.ID)) // Kazoo's primary copy of the account
+	}
 	var reqs []*porting.Request
 	completedAt := int64(63900864000)
 	for i, st := range porting.States {
