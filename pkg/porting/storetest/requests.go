@@ -184,6 +184,13 @@ func testRequestStoredShape(t *testing.T, h *harness) {
 
 // A port request written by Kazoo 4.x, with members portreqd does not model,
 // reads back and survives a read-modify-write with every member intact.
+// The fixture's members as Kazoo 4.3 writes them: the client's public
+// members (cb_port_requests:create), pvt_type, pvt_port_state,
+// pvt_account_name, pvt_port_authority(_name) and pvt_transitions newest
+// first with authorization.user (knm_port_request:new and
+// successful_transition), pvt_tree the account's ancestors
+// (knm_port_request:save), pvt_account_db "port_requests",
+// pvt_request_id, pvt_auth_account_id (crossbar_doc:save).
 func testKazooRequestRoundTrip(t *testing.T, h *harness) {
 	h.needRaw(t)
 	var kazoo map[string]any
