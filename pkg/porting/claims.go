@@ -201,14 +201,30 @@ func (s *Service) claimNumbers(ctx context.Context, r *Request, asSent map[strin
 	if len(taken) == 0 {
 		return got, nil
 	}
-	// Someone claimed between our read and our write: give back what we
+	// Someone claimed between our read and our write. A claim this request
+	// holds after all is ours: a CouchDB cluster can answer a create
+	// "conflict" when the write stood (racing creates through two nodes,
+	// TestClusterClaims under CI load), and a claim left by an earlier
+	// attempt of this request is ours too. Otherwise give back what we
 	// took and report who holds the rest.
-	s.releaseNumbers(ctx, r.ID, got)
 	holders, err := s.store.GetClaims(ctx, taken)
 	if err != nil {
+		s.releaseNumbers(ctx, r.ID, append(got, taken...))
 		return nil, err
 	}
+	var lost []string
 	for _, n := range taken {
+		if c, ok := holders[n]; ok && c.RequestID == r.ID {
+			got = append(got, n)
+			continue
+		}
+		lost = append(lost, n)
+	}
+	if len(lost) == 0 {
+		return got, nil
+	}
+	s.releaseNumbers(ctx, r.ID, got)
+	for _, n := range lost {
 		c, ok := holders[n]
 		if !ok {
 			return nil, E(KindConflict, "datastore conflict") // the holder left meanwhile: retry

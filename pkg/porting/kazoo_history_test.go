@@ -385,3 +385,45 @@ func TestKazoo3xAndSoftDeletedRequests(t *testing.T) {
 		t.Errorf("the soft-deleted request changed: %v, %v", g, err)
 	}
 }
+
+// echoingStore answers CreateClaims as a CouchDB cluster can under a race:
+// the claims are written, and the answer says conflict.
+type echoingStore struct{ porting.Store }
+
+func (e echoingStore) CreateClaims(ctx context.Context, claims []*porting.Claim) ([]string, error) {
+	if _, err := e.Store.CreateClaims(ctx, claims); err != nil {
+		return nil, err
+	}
+	again := make([]*porting.Claim, len(claims))
+	for i, c := range claims {
+		cc := *c
+		cc.Rev = ""
+		again[i] = &cc
+	}
+	return e.Store.CreateClaims(ctx, again) // every one "taken"
+}
+
+// A claim reported taken that this request holds after all is its own: the
+// submit goes through, and a cancel frees the number.
+func TestClaimReportedTakenButOurs(t *testing.T) {
+	w := newWorld(t, porting.Rules{})
+	ctx := context.Background()
+	svc := porting.NewService(porting.Config{Store: echoingStore{w.store}})
+	r, err := svc.CreateRequest(ctx, w.customer, w.customer.ID, fields(t, `{"name":"echo","numbers":{"+12025550151":{}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Transition(ctx, w.customer, w.customer.ID, r.ID, porting.Submitted, porting.TransitionInput{Data: porting.Fields{}}); err != nil {
+		t.Fatalf("submit with its own claims reported taken: %v", err)
+	}
+	claims, err := w.store.GetClaims(ctx, []string{"+12025550151"})
+	if err != nil || claims["+12025550151"] == nil || claims["+12025550151"].RequestID != r.ID {
+		t.Fatalf("claim after submit: %v, %v", claims, err)
+	}
+	if _, err := svc.Transition(ctx, w.reseller, w.customer.ID, r.ID, porting.Canceled, porting.TransitionInput{Data: porting.Fields{}}); err != nil {
+		t.Fatal(err)
+	}
+	if claims, err := w.store.GetClaims(ctx, []string{"+12025550151"}); err != nil || len(claims) != 0 {
+		t.Errorf("claim after cancel: %v, %v", claims, err)
+	}
+}
