@@ -119,26 +119,11 @@ func (s *Store) installDesign(ctx context.Context, db string, d views.DesignDoc)
 	}
 	var lastErr error
 	for range designRetries {
-		rev := ""
-		raw, err := s.eng.Get(ctx, s.db(db), d.ID, engine.GetOptions{})
-		switch {
-		case isNotFound(err):
-		case err != nil:
+		stored, same, err := s.storedDesign(ctx, db, d.ID, want)
+		if err != nil || same {
 			return err
-		default:
-			var stored map[string]any
-			if err := json.Unmarshal(raw, &stored); err != nil {
-				return err
-			}
-			rev, _ = stored["_rev"].(string)
-			have, err := canonical(stored)
-			if err != nil {
-				return err
-			}
-			if bytes.Equal(have, want) {
-				return nil
-			}
 		}
+		rev, _ := stored["_rev"].(string)
 		doc := make(map[string]any, len(d.Doc)+1)
 		for k, v := range d.Doc {
 			doc[k] = v
@@ -167,6 +152,26 @@ func (s *Store) installDesign(ctx context.Context, db string, d views.DesignDoc)
 		return nil
 	}
 	return lastErr
+}
+
+// storedDesign reads design document id of database db (nil when there is
+// none) and tells whether its content is want (canonical form).
+func (s *Store) storedDesign(ctx context.Context, db, id string, want []byte) (stored map[string]any, same bool, err error) {
+	raw, err := s.eng.Get(ctx, s.db(db), id, engine.GetOptions{})
+	if isNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if err := json.Unmarshal(raw, &stored); err != nil {
+		return nil, false, err
+	}
+	have, err := canonical(stored)
+	if err != nil {
+		return nil, false, err
+	}
+	return stored, bytes.Equal(have, want), nil
 }
 
 // canonical is doc as JSON without _rev, members sorted (encoding/json

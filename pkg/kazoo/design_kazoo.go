@@ -11,7 +11,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/views"
 )
 
@@ -108,20 +107,12 @@ func (s *Store) installKazooDesign(ctx context.Context, db string, d views.Desig
 	if err != nil {
 		return err
 	}
-	salt := []byte(nil)
-	raw, err := s.eng.Get(ctx, s.db(db), d.ID, engine.GetOptions{})
+	var salt []byte
+	stored, same, err := s.storedDesign(ctx, db, d.ID, want)
 	switch {
-	case isNotFound(err):
-	case err != nil:
+	case err != nil || same:
 		return err
-	default:
-		var stored map[string]any
-		if err := json.Unmarshal(raw, &stored); err != nil {
-			return err
-		}
-		if have, err := canonical(stored); err == nil && bytes.Equal(have, want) {
-			return nil
-		}
+	case stored != nil:
 		if !s.designs.isLegacy(db, d.ID, stored) {
 			s.log.Info("design document kept as stored (not portreqd's)", zap.String("db", s.db(db)), zap.String("id", d.ID))
 			return nil
@@ -176,15 +167,11 @@ func (s *Store) dropLegacyDesigns(ctx context.Context, db string) error {
 		if !ok {
 			continue
 		}
-		raw, err := s.eng.Get(ctx, s.db(db), id, engine.GetOptions{})
-		if isNotFound(err) {
-			continue
-		}
+		stored, _, err := s.storedDesign(ctx, db, id, nil)
 		if err != nil {
 			return err
 		}
-		var stored map[string]any
-		if err := json.Unmarshal(raw, &stored); err != nil || !s.designs.isLegacy(db, id, stored) {
+		if stored == nil || !s.designs.isLegacy(db, id, stored) {
 			continue
 		}
 		rev, _ := stored["_rev"].(string)

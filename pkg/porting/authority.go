@@ -67,8 +67,14 @@ func (s *Service) master(ctx context.Context) (*Account, error) {
 // So a request keeps the authority it was submitted to when port
 // authorities are set up differently later, on either side.
 func (s *Service) RequestAuthority(ctx context.Context, r *Request) (*Account, error) {
-	if id := r.DocAuthority(); id != "" {
-		a, err := s.Account(ctx, id)
+	return s.authorityFor(ctx, r.AccountID, r.DocAuthority())
+}
+
+// authorityFor is RequestAuthority of a request of account accountID whose
+// document names docAuthority (maybe "").
+func (s *Service) authorityFor(ctx context.Context, accountID, docAuthority string) (*Account, error) {
+	if docAuthority != "" {
+		a, err := s.Account(ctx, docAuthority)
 		if err == nil {
 			return a, nil
 		}
@@ -76,7 +82,7 @@ func (s *Service) RequestAuthority(ctx context.Context, r *Request) (*Account, e
 			return nil, err
 		}
 	}
-	return s.accountAuthority(ctx, r.AccountID)
+	return s.accountAuthority(ctx, accountID)
 }
 
 // accountAuthority is PortAuthority as the account's _read_only block

@@ -81,11 +81,7 @@ func (s *Service) SeesPrivateComments(ctx context.Context, actor *Account, accou
 	} else if err != nil && !IsKind(err, KindNotFound) {
 		return false, err
 	}
-	r := &Request{AccountID: accountID, Private: Fields{}}
-	if docAuthority != "" {
-		r.Private.Set("pvt_port_authority", docAuthority)
-	}
-	auth, err := s.RequestAuthority(ctx, r)
+	auth, err := s.authorityFor(ctx, accountID, docAuthority)
 	switch {
 	case IsKind(err, KindNotFound):
 		return false, nil
@@ -102,7 +98,8 @@ func (s *Service) SeesPrivateComments(ctx context.Context, actor *Account, accou
 // The list is kept oldest first, as Kazoo's cb_comments:sort keeps it.
 func (s *Service) keepPrivateComments(ctx context.Context, actor *Account, r *Request, data Fields) (Fields, error) {
 	raw, ok := data["comments"]
-	if !r.HasPrivateComments() && (!ok || !anyPrivate(raw)) {
+	writesPrivate := ok && anyPrivate(raw)
+	if !writesPrivate && !r.HasPrivateComments() {
 		return data, nil
 	}
 	if !ok {
@@ -116,7 +113,7 @@ func (s *Service) keepPrivateComments(ctx context.Context, actor *Account, r *Re
 	if json.Unmarshal(raw, &sent) != nil {
 		return data, nil // not a list: validation says so
 	}
-	if anyPrivate(raw) {
+	if writesPrivate {
 		return nil, ValidationError("comments", "forbidden", "only the port authority may write private comments", nil)
 	}
 	for _, c := range r.comments() {
