@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/porting"
@@ -115,4 +118,43 @@ func (s *Store) DeleteClaims(ctx context.Context, claims []*porting.Claim) error
 		}
 	}
 	return nil
+}
+
+// ClaimRevisions reads every leaf of each claim (all shard copies), a few
+// numbers at a time.
+func (s *Store) ClaimRevisions(ctx context.Context, numbers []string) (map[string][]*porting.Claim, error) {
+	db := s.db(dbClaims)
+	out := make(map[string][]*porting.Claim, len(numbers))
+	var mu sync.Mutex
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for _, n := range numbers {
+		g.Go(func() error {
+			leaves, err := s.eng.Leaves(ctx, db, n)
+			if isNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return storeErr(err, "")
+			}
+			for _, l := range leaves {
+				if l.Deleted {
+					continue
+				}
+				var c porting.Claim
+				if err := json.Unmarshal(l.Doc, &c); err != nil {
+					return porting.Wrap(porting.KindInternal, "decode claim", err)
+				}
+				c.Number, c.Rev = n, l.Rev
+				mu.Lock()
+				out[n] = append(out[n], &c)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -201,20 +201,21 @@ func (s *Service) claimNumbers(ctx context.Context, r *Request, asSent map[strin
 	if len(taken) == 0 {
 		return got, nil
 	}
-	// Someone claimed between our read and our write. A claim this request
-	// holds after all is ours: a CouchDB cluster can answer a create
-	// "conflict" when the write stood (racing creates through two nodes,
-	// TestClusterClaims under CI load), and a claim left by an earlier
-	// attempt of this request is ours too. Otherwise give back what we
-	// took and report who holds the rest.
-	holders, err := s.store.GetClaims(ctx, taken)
+	// Someone claimed between our read and our write, or a CouchDB
+	// cluster answered "conflict" to a write that stood on one shard copy
+	// (racing creates through two nodes: TestClusterClaims under CI load).
+	// Every copy's revisions decide: a number whose only live revision is
+	// ours is ours (an earlier attempt of this request, or the race's only
+	// survivor); beside another request's revision it is lost, and our
+	// revision goes with the rest of what we took.
+	revs, err := s.store.ClaimRevisions(ctx, taken)
 	if err != nil {
 		s.releaseNumbers(ctx, r.ID, append(got, taken...))
 		return nil, err
 	}
 	var lost []string
 	for _, n := range taken {
-		if c, ok := holders[n]; ok && c.RequestID == r.ID {
+		if live := revs[n]; len(live) == 1 && live[0].RequestID == r.ID {
 			got = append(got, n)
 			continue
 		}
@@ -223,34 +224,43 @@ func (s *Service) claimNumbers(ctx context.Context, r *Request, asSent map[strin
 	if len(lost) == 0 {
 		return got, nil
 	}
-	s.releaseNumbers(ctx, r.ID, got)
+	s.releaseNumbers(ctx, r.ID, append(got, lost...))
 	for _, n := range lost {
-		c, ok := holders[n]
-		if !ok {
+		var holder *Claim
+		for _, c := range revs[n] {
+			if c.RequestID != r.ID {
+				holder = c
+				break
+			}
+		}
+		if holder == nil {
 			return nil, E(KindConflict, "datastore conflict") // the holder left meanwhile: retry
 		}
-		ne.add(asSent[n], claimMessage(c, r.AccountID))
+		ne.add(asSent[n], claimMessage(holder, r.AccountID))
 	}
 	return nil, ne.err()
 }
 
-// releaseNumbers deletes the claims request reqID holds on numbers. It is
-// best effort: a claim left behind is stale and is taken over by the next
-// request that needs the number (see claimIsLive).
+// releaseNumbers deletes every revision of the claims request reqID holds
+// on numbers (see ClaimStore.ClaimRevisions). It is best effort: a claim
+// left behind is stale and is taken over by the next request that needs
+// the number (see claimIsLive).
 func (s *Service) releaseNumbers(ctx context.Context, reqID string, numbers []string) {
 	if len(numbers) == 0 {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	claims, err := s.store.GetClaims(ctx, numbers)
+	revs, err := s.store.ClaimRevisions(ctx, numbers)
 	if err != nil {
 		s.log.Warn("claims not released (stale until taken over)", "request_id", reqID, "numbers", numbers, "error", err)
 		return
 	}
 	var mine []*Claim
-	for _, c := range claims {
-		if c.RequestID == reqID {
-			mine = append(mine, c)
+	for _, n := range numbers {
+		for _, c := range revs[n] {
+			if c.RequestID == reqID {
+				mine = append(mine, c)
+			}
 		}
 	}
 	if err := s.store.DeleteClaims(ctx, mine); err != nil {

@@ -18,13 +18,13 @@ type failingCleanup struct {
 
 var errStoreDown = errors.New("store down")
 
-func (f failingCleanup) GetClaims(_ context.Context, numbers []string) (map[string]*Claim, error) {
+func (f failingCleanup) ClaimRevisions(_ context.Context, numbers []string) (map[string][]*Claim, error) {
 	if f.getErr != nil {
 		return nil, f.getErr
 	}
-	out := map[string]*Claim{}
+	out := map[string][]*Claim{}
 	for _, n := range numbers {
-		out[n] = &Claim{Number: n, RequestID: "r1"}
+		out[n] = []*Claim{{Number: n, RequestID: "r1", Rev: "1-a"}}
 	}
 	return out, nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -425,5 +427,46 @@ func TestClaimReportedTakenButOurs(t *testing.T) {
 	}
 	if claims, err := w.store.GetClaims(ctx, []string{"+12025550151"}); err != nil || len(claims) != 0 {
 		t.Errorf("claim after cancel: %v, %v", claims, err)
+	}
+}
+
+// splitStore is echoingStore where every copy's revisions also show
+// another request's claim: the two racing writes both stood on some shard
+// copy of a CouchDB cluster, and this request was told "conflict".
+type splitStore struct{ echoingStore }
+
+func (s splitStore) ClaimRevisions(ctx context.Context, numbers []string) (map[string][]*porting.Claim, error) {
+	revs, err := s.Store.ClaimRevisions(ctx, numbers)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range numbers {
+		revs[n] = append(revs[n], &porting.Claim{Number: n, RequestID: "the-other-racer", AccountID: "another-account", Rev: "1-ffff"})
+	}
+	return revs, nil
+}
+
+// A claim reported taken whose copies also hold another request's claim is
+// lost: the submit is refused with Kazoo's number error, and this request's
+// own revision is deleted, so the number is not held by a request that
+// stays unconfirmed (TestClusterClaims found one so).
+func TestClaimReportedTakenBesideAnother(t *testing.T) {
+	w := newWorld(t, porting.Rules{})
+	ctx := context.Background()
+	svc := porting.NewService(porting.Config{Store: splitStore{echoingStore{w.store}}})
+	r, err := svc.CreateRequest(ctx, w.customer, w.customer.ID, fields(t, `{"name":"split","numbers":{"+12025550152":{}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Transition(ctx, w.customer, w.customer.ID, r.ID, porting.Submitted, porting.TransitionInput{Data: porting.Fields{}})
+	var pe *porting.Error
+	if !errors.As(err, &pe) || pe.Kind != porting.KindInvalidRequest || !strings.Contains(fmt.Sprint(pe.Data), "Number is being ported for a different account") {
+		t.Fatalf("submit beside another's claim: %v, want the number error", err)
+	}
+	if claims, err := w.store.GetClaims(ctx, []string{"+12025550152"}); err != nil || len(claims) != 0 {
+		t.Errorf("this request's claim after the lost race: %v, %v; want released", claims, err)
+	}
+	if got, err := w.store.GetRequest(ctx, r.ID); err != nil || got.State != porting.Unconfirmed {
+		t.Errorf("request after the lost race: %v, %v; want unconfirmed", got, err)
 	}
 }

@@ -101,6 +101,12 @@ type ClaimStore interface {
 	// DeleteClaims removes each claim at its Rev; a claim that changed or
 	// vanished meanwhile is left alone.
 	DeleteClaims(ctx context.Context, claims []*Claim) error
+	// ClaimRevisions returns every live revision of the claims on numbers,
+	// read from every copy, conflicting revisions included: a CouchDB
+	// cluster can keep a claim write it answered "conflict" to (one shard
+	// copy stored it), and that revision may win once the copies merge.
+	// Each claim's Rev is its own revision, for DeleteClaims.
+	ClaimRevisions(ctx context.Context, numbers []string) (map[string][]*Claim, error)
 }
 
 // Claim says that an active port request holds a number.
