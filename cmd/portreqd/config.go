@@ -31,6 +31,8 @@ type config struct {
 	shutdownTimeout           time.Duration
 	debugAddr                 string
 	docCacheMB                int
+	lnpTable                  string
+	lnpURL                    string
 }
 
 func envName(flagName string) string {
@@ -56,6 +58,8 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "loopback address for net/http/pprof (off when empty)")
 	fs.IntVar(&c.docCacheMB, "doc-cache-mb", 16, "memory for decoded port requests shared by reads and listings, in MiB (0 = no cache)")
+	fs.StringVar(&c.lnpTable, "lnp-table", "", "CSV of NPA-NXX blocks (prefix,losing_carrier,carriers,documents) answering portability checks; see deploy/lnp/sample-npanxx.csv (empty: none)")
+	fs.StringVar(&c.lnpURL, "lnp-url", "", "URL of a portability lookup service asked about numbers the table does not know (empty: none)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
 
 	var errs []error

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"go.uber.org/zap"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
+	"github.com/portreqd/portreqd/pkg/lnp"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
 )
@@ -95,7 +97,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		_, _ = rand.Read(secret)
 		log.Warn("no --token-secret: tokens are signed with a random key and die with this process; replicas cannot verify each other's tokens")
 	}
+	sources, err := lnpSources(cfg, log)
+	if err != nil {
+		return err
+	}
 	handler := api.New(api.Config{
+		LNP:            sources,
 		Service:        svc,
 		Rows:           rows.New(rows.Config{Store: store, Service: svc, DocCacheBytes: docCache, Log: slogger}),
 		Tokens:         api.NewTokens(secret, cfg.tokenTTL, time.Now),
@@ -154,4 +161,29 @@ func newLogger(cfg *config, out io.Writer) (*zap.Logger, error) {
 	}
 	core := zapcore.NewCore(enc, zapcore.AddSync(out), level)
 	return zap.New(core), nil
+}
+
+// lnpSources are the portability sources configured: the table, then the
+// lookup service.
+func lnpSources(cfg *config, log *zap.Logger) ([]lnp.Source, error) {
+	var out []lnp.Source
+	if cfg.lnpTable != "" {
+		t, err := lnp.LoadTable(cfg.lnpTable)
+		if err != nil {
+			return nil, fmt.Errorf("--lnp-table: %w", err)
+		}
+		log.Info("portability table", zap.String("file", cfg.lnpTable), zap.Int("blocks", t.Len()))
+		out = append(out, t)
+	}
+	if cfg.lnpURL != "" {
+		u, err := url.Parse(cfg.lnpURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--lnp-url %q: want an http(s) URL", cfg.lnpURL)
+		}
+		out = append(out, &lnp.HTTP{URL: cfg.lnpURL})
+	}
+	if len(out) == 0 {
+		log.Info("no portability source (--lnp-table, --lnp-url): lnp_lookup answers every number unknown")
+	}
+	return out, nil
 }

@@ -27,16 +27,38 @@ func (a *API) apiAuth(c *call) (*reply, error) {
 	if info := infoFrom(c.r); info != nil {
 		info.account = acct.ID
 	}
-	return &reply{status: http.StatusCreated, authTok: token, data: map[string]any{
+	reseller, err := a.svc.ResellerID(c.r.Context(), acct)
+	if err != nil {
+		return nil, err
+	}
+	answer := map[string]any{
 		"account_id":   acct.ID,
 		"account_name": acct.Name,
-		"is_reseller":  acct.PortAuthority || acct.SuperDuperAdmin,
+		"is_reseller":  acct.IsReseller(),
+		"language":     accountLanguage(acct),
 		"apps":         []any{},
-	}}, nil
+	}
+	if reseller != "" {
+		answer["reseller_id"] = reseller
+	}
+	return &reply{status: http.StatusCreated, authTok: token, data: answer}, nil
 }
 
-func accountReply(acct *porting.Account, status int) *reply {
-	return &reply{status: status, data: acct.Public(), revision: acct.Rev}
+// accountLanguage is the account's language, Kazoo's default "en-us" when
+// it has none.
+func accountLanguage(acct *porting.Account) string {
+	if l := acct.Other.String("language"); l != "" {
+		return l
+	}
+	return "en-us"
+}
+
+func (a *API) accountReply(c *call, acct *porting.Account, status int) (*reply, error) {
+	view, err := a.svc.KazooAccountView(c.r.Context(), acct)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{status: status, data: view, revision: acct.Rev}, nil
 }
 
 func (a *API) getAccount(c *call) (*reply, error) {
@@ -48,7 +70,7 @@ func (a *API) getAccount(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	return accountReply(acct, 0), nil
+	return a.accountReply(c, acct, 0)
 }
 
 func (a *API) createAccount(c *call) (*reply, error) {
@@ -64,7 +86,7 @@ func (a *API) createAccount(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	return accountReply(acct, http.StatusCreated), nil
+	return a.accountReply(c, acct, http.StatusCreated)
 }
 
 func (a *API) updateAccount(c *call) (*reply, error) {
@@ -80,7 +102,7 @@ func (a *API) updateAccount(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	return accountReply(acct, 0), nil
+	return a.accountReply(c, acct, 0)
 }
 
 // accountSummary is a row of the children and descendants listings.

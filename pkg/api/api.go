@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/portreqd/portreqd/pkg/lnp"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
 )
@@ -27,6 +28,9 @@ type Config struct {
 	MaxUploadBytes int64
 	// HealthTimeout bounds the store check behind /healthz.
 	HealthTimeout time.Duration
+	// LNP answers portability checks (lnp_lookup), asked in order; none:
+	// every number is unknown.
+	LNP []lnp.Source
 }
 
 // API serves Crossbar's routes.
@@ -37,6 +41,7 @@ type API struct {
 	log           *zap.Logger
 	maxUpload     int64
 	healthTimeout time.Duration
+	lnp           []lnp.Source
 }
 
 // New returns the API's root handler.
@@ -48,6 +53,7 @@ func New(cfg Config) http.Handler {
 		log:           cfg.Logger,
 		maxUpload:     cfg.MaxUploadBytes,
 		healthTimeout: cfg.HealthTimeout,
+		lnp:           cfg.LNP,
 	}
 	if a.rows == nil {
 		panic("api: Config.Rows is required")

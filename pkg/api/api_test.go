@@ -37,7 +37,7 @@ type fixture struct {
 	tokens   *api.Tokens
 }
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB, opts ...func(*api.Config)) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -48,7 +48,11 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	tokens := api.NewTokens([]byte("golden-secret"), time.Hour, time.Now)
-	srv := newServer(t, api.New(api.Config{Service: svc, Rows: rows.New(rows.Config{Store: store, Service: svc}), Tokens: tokens, MaxUploadBytes: 1 << 20}))
+	cfg := api.Config{Service: svc, Rows: rows.New(rows.Config{Store: store, Service: svc}), Tokens: tokens, MaxUploadBytes: 1 << 20}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv := newServer(t, api.New(cfg))
 	tok, err := tokens.Issue(master.ID)
 	if err != nil {
 		t.Fatal(err)

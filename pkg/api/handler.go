@@ -84,9 +84,14 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, c *call, h handler) 
 	}
 }
 
-// authenticate resolves X-Auth-Token to the caller's account.
+// authenticate resolves the caller's token to its account: X-Auth-Token,
+// else the auth_token query parameter, which Kazoo also accepts (UIs put it
+// in download links, where no header can be set).
 func (a *API) authenticate(r *http.Request) (*porting.Account, error) {
 	token := r.Header.Get("X-Auth-Token")
+	if token == "" {
+		token = r.URL.Query().Get("auth_token")
+	}
 	if token == "" {
 		return nil, porting.E(porting.KindUnauthorized, "unauthorized")
 	}

@@ -20,8 +20,7 @@ func (a *API) getLOA(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.r.URL.Query().Get("accept") != "pdf" &&
-		preferred(c.r.Header.Get("Accept"), "application/pdf", "application/x-pdf") == "" {
+	if c.r.URL.Query().Get("accept") != "pdf" && !acceptsPDF(c.r.Header.Get("Accept")) {
 		return nil, &porting.Error{Kind: porting.KindNotAcceptable, Message: "not acceptable",
 			Data: map[string]any{"message": "the LOA is a PDF: send Accept: application/pdf (or ?accept=pdf)"}}
 	}
@@ -39,6 +38,16 @@ func (a *API) getLOA(c *call) (*reply, error) {
 	c.w.WriteHeader(http.StatusOK)
 	_, _ = c.w.Write(pdf)
 	return nil, nil
+}
+
+// acceptsPDF reports whether an Accept header admits the LOA: as Kazoo's
+// negotiation offers application/pdf first, an absent header, */*,
+// application/* and both PDF types do (curl and browsers send */*).
+func acceptsPDF(accept string) bool {
+	if strings.TrimSpace(accept) == "" {
+		return true
+	}
+	return preferred(accept, "application/pdf", "application/x-pdf", "application/*", "*/*") != ""
 }
 
 // loaInput maps a request to the letter. Street address is bill's

@@ -160,10 +160,19 @@ func (a *API) list(c *call, descendants bool) (*reply, error) {
 		return nil, err
 	}
 	var l *rows.Listing
-	if n := c.r.URL.Query().Get("by_number"); n != "" {
+	q := c.r.URL.Query()
+	if n := q.Get("by_number"); n != "" {
 		l, err = a.rows.ByNumber(c.r.Context(), c.actor, acct, n, descendants)
 	} else if st, ok := porting.ParseState(vars(c.r)["state"]); ok {
 		l, err = a.rows.ListState(c.r.Context(), c.actor, acct, st, o)
+	} else if types := q.Get("by_types"); types == "last_submitted" && !descendants {
+		return a.lastSubmitted(c)
+	} else if types != "" {
+		var states []porting.State
+		if states, err = porting.ParseTypes(types); err != nil {
+			return nil, err
+		}
+		l, err = a.rows.ListTypes(c.r.Context(), c.actor, acct, states, o)
 	} else {
 		l, err = a.rows.ListAll(c.r.Context(), c.actor, acct, o)
 	}
@@ -187,6 +196,18 @@ func (a *API) addComments(c *call) (*reply, error) {
 		return nil, err
 	}
 	return commentsReply(r), nil
+}
+
+func (a *API) listComments(c *call) (*reply, error) {
+	acct, id, err := c.requestIDs()
+	if err != nil {
+		return nil, err
+	}
+	list, err := a.svc.Comments(c.r.Context(), c.actor, acct, id)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{data: map[string]any{"comments": list}}, nil
 }
 
 func (a *API) deleteComment(c *call) (*reply, error) {
@@ -224,4 +245,50 @@ func (a *API) phoneNumbers(c *call) (*reply, error) {
 			"port_id": n.PortID, "created": n.Created, "updated": n.Modified, "features": []string{}}
 	}
 	return &reply{data: map[string]any{"numbers": out}}, nil
+}
+
+// agentQueue is GET /v2/port_requests: the caller's queue as a port
+// authority (Kazoo 4.3), by_types as on every listing (default: active).
+func (a *API) agentQueue(c *call) (*reply, error) {
+	o, err := c.listOptions(false)
+	if err != nil {
+		return nil, err
+	}
+	var states []porting.State
+	if types := c.r.URL.Query().Get("by_types"); types != "" {
+		if states, err = porting.ParseTypes(types); err != nil {
+			return nil, err
+		}
+	}
+	l, err := a.rows.AgentQueue(c.r.Context(), c.actor, states, o)
+	if err != nil {
+		return nil, err
+	}
+	return listingReply(l), nil
+}
+
+// lastSubmitted is GET …/port_requests/last_submitted (Kazoo 4.3).
+func (a *API) lastSubmitted(c *call) (*reply, error) {
+	acct, err := c.pathID("account_id")
+	if err != nil {
+		return nil, err
+	}
+	list, err := a.svc.LastSubmitted(c.r.Context(), c.actor, acct)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{data: list}, nil
+}
+
+// timeline is GET …/port_requests/{id}/timeline (Kazoo 4.3).
+func (a *API) timeline(c *call) (*reply, error) {
+	acct, id, err := c.requestIDs()
+	if err != nil {
+		return nil, err
+	}
+	list, err := a.svc.Timeline(c.r.Context(), c.actor, acct, id)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{data: list}, nil
 }

@@ -37,6 +37,8 @@ func (a *API) routes() http.Handler {
 	handle(r, requests, a.authed(a.listAll), http.MethodGet)
 	handle(r, requests, a.authed(a.createRequest), http.MethodPut)
 	handle(r, requests+state, a.authed(a.listAll), http.MethodGet)
+	handle(r, requests+"/last_submitted", a.authed(a.lastSubmitted), http.MethodGet)
+	handle(r, requests+"/lnp_lookup", a.authed(a.lnpLookup), http.MethodPost)
 	handle(r, requests+id, a.authed(a.getRequest), http.MethodGet)
 	handle(r, requests+id, a.authed(a.updateRequest), http.MethodPost)
 	handle(r, requests+id, a.authed(a.deleteRequest), http.MethodDelete)
@@ -47,10 +49,13 @@ func (a *API) routes() http.Handler {
 	handle(r, requests+id+"/attachments/{name}", a.authed(a.replaceAttachment), http.MethodPost)
 	handle(r, requests+id+"/attachments/{name}", a.authed(a.deleteAttachment), http.MethodDelete)
 	handle(r, requests+id+"/loa", a.download(a.getLOA), http.MethodGet)
+	handle(r, requests+id+"/timeline", a.authed(a.timeline), http.MethodGet)
+	handle(r, requests+id+"/comments", a.authed(a.listComments), http.MethodGet)
 	handle(r, requests+id+"/comments", a.authed(a.addComments), http.MethodPut)
 	handle(r, requests+id+"/comments/{index:[0-9]+}", a.authed(a.deleteComment), http.MethodDelete)
 
 	handle(r, account+"/descendants/port_requests", a.authed(a.listDescendantsAll), http.MethodGet)
+	handle(r, "/v2/port_requests", a.authed(a.agentQueue), http.MethodGet)
 	handle(r, account+"/descendants/port_requests"+state, a.authed(a.listDescendantsAll), http.MethodGet)
 
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -27,7 +27,10 @@ const listBatchMin = 20
 // read, which stays cheap however many rows share one second.
 func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(id, rev []byte, load func() []byte) error) (bool, error) {
 	v := viewRequestsByState
-	if q.Descendants {
+	switch {
+	case q.ByAuthority:
+		v = viewRequestsByAuthorityState
+	case q.Descendants:
 		v = viewRequestsByDescendantState
 	}
 	var high any = map[string]any{} // sorts after every number

@@ -17,6 +17,7 @@ var (
 
 	viewRequestsByState           = viewRef{dbPortRequests, "portreqd", "listing_by_state"}
 	viewRequestsByDescendantState = viewRef{dbPortRequests, "portreqd", "listing_by_descendant_state"}
+	viewRequestsByAuthorityState  = viewRef{dbPortRequests, "portreqd", "listing_by_authority_state"}
 	viewRequestsByNumber          = viewRef{dbPortRequests, "portreqd", "listing_by_number"}
 	viewPortInNumbers             = viewRef{dbPortRequests, "portreqd", "all_port_in_numbers"}
 	viewActivePortInNumbers       = viewRef{dbPortRequests, "portreqd", "port_in_numbers"}
@@ -25,6 +26,6 @@ var (
 // viewsUsed lists every view above.
 var viewsUsed = []viewRef{
 	viewAccountByAPIKey, viewAccountChildren, viewAccountDescendants, viewAccountSuperDuper, viewAccountByRealm,
-	viewRequestsByState, viewRequestsByDescendantState, viewRequestsByNumber, viewPortInNumbers,
+	viewRequestsByState, viewRequestsByDescendantState, viewRequestsByAuthorityState, viewRequestsByNumber, viewPortInNumbers,
 	viewActivePortInNumbers,
 }

@@ -4,42 +4,94 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 )
 
-// AddComments appends comments to request id (Monster UI 4.0's
-// PUT …/comments) and returns the request.
+// AddComments appends comments to request id (PUT …/comments) and returns
+// the request. Each comment is stamped as Kazoo 4.3 stamps it: account_id
+// is the writer's account (never what was sent), author defaults to its
+// name, timestamp to now, is_private and action_required to false. Only a
+// reader of private comments (the request's port authority, super-duper
+// admins) may write a private comment or one that requires action.
 func (s *Service) AddComments(ctx context.Context, actor *Account, accountID, id string, data Fields) (*Request, error) {
 	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
 		return nil, err
 	}
-	var add []json.RawMessage
-	if raw, ok := data["comments"]; !ok || jsonType(raw) != "array" || json.Unmarshal(raw, &add) != nil {
+	var sent []json.RawMessage
+	if raw, ok := data["comments"]; !ok || jsonType(raw) != "array" || json.Unmarshal(raw, &sent) != nil {
 		return nil, ValidationError("comments", "type", "Value did not match type(s): array", nil)
 	}
-	if anyPrivate(data["comments"]) {
-		// Only a reader of private comments may write one.
-		var checked bool
-		edit := func(r *Request, cs []json.RawMessage) ([]json.RawMessage, error) {
-			if !checked {
-				sees, err := s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
-				if err != nil {
-					return nil, err
-				}
-				if !sees {
-					return nil, ValidationError("comments", "forbidden", "only the port authority may write private comments", nil)
-				}
-				checked = true
-			}
-			return append(cs, add...), nil
+	add := make([]json.RawMessage, len(sent))
+	privileged := false
+	for i, c := range sent {
+		m, ok := object(c)
+		if !ok {
+			return nil, ValidationError("comments."+strconv.Itoa(i), "type", "Value did not match type(s): object", nil)
 		}
-		return s.editComments(ctx, accountID, id, edit)
+		privileged = privileged || privateComment(c) || string(m["action_required"]) == "true"
+		s.stampComment(m, actor)
+		add[i] = mustMarshal(m)
 	}
-	return s.editComments(ctx, accountID, id, func(_ *Request, cs []json.RawMessage) ([]json.RawMessage, error) {
+	var checked bool
+	return s.editComments(ctx, accountID, id, func(r *Request, cs []json.RawMessage) ([]json.RawMessage, error) {
+		if privileged && !checked {
+			sees, err := s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
+			if err != nil {
+				return nil, err
+			}
+			if !sees {
+				return nil, ValidationError("comments", "forbidden", "only the port authority may write private comments or set action_required", nil)
+			}
+			checked = true
+		}
 		return append(cs, add...), nil
 	})
 }
 
-// DeleteComment removes the comment at index.
+// stampComment sets the members Kazoo 4.3 sets on a new comment.
+func (s *Service) stampComment(m map[string]json.RawMessage, actor *Account) {
+	m["account_id"] = mustMarshal(actor.ID)
+	var author string
+	if json.Unmarshal(m["author"], &author) != nil || strings.TrimSpace(author) == "" {
+		m["author"] = mustMarshal(actor.Name)
+	}
+	var ts float64
+	if json.Unmarshal(m["timestamp"], &ts) != nil || ts <= 0 {
+		m["timestamp"] = mustMarshal(s.gregorianNow())
+	}
+	if _, ok := m["is_private"]; !ok {
+		m["is_private"] = json.RawMessage(boolJSON(string(m["superduper_comment"]) == "true"))
+	}
+	if _, ok := m["action_required"]; !ok {
+		m["action_required"] = json.RawMessage("false")
+	}
+}
+
+// Comments is the comments of request id that actor may read (GET
+// …/comments).
+func (s *Service) Comments(ctx context.Context, actor *Account, accountID, id string) ([]json.RawMessage, error) {
+	r, err := s.GetRequest(ctx, actor, accountID, id)
+	if err != nil {
+		return nil, err
+	}
+	sees, err := s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
+	if err != nil {
+		return nil, err
+	}
+	out := []json.RawMessage{}
+	for _, c := range r.comments() {
+		if sees || !privateComment(c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// DeleteComment removes the comment at index (counting the comments actor
+// sees). A comment that names its writer (account_id) may be deleted by
+// that account or by a reader of private comments (the port authority);
+// one that names nobody (Kazoo 4.0, earlier portreqd) by anyone who may
+// read the request.
 func (s *Service) DeleteComment(ctx context.Context, actor *Account, accountID, id, index string) (*Request, error) {
 	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
 		return nil, err
@@ -49,13 +101,24 @@ func (s *Service) DeleteComment(ctx context.Context, actor *Account, accountID, 
 		if err != nil || n < 0 {
 			return nil, NotFound(index)
 		}
-		// The index counts the comments the caller sees.
 		i, err := s.visibleCommentIndex(ctx, actor, r, n)
 		if err != nil {
 			return nil, err
 		}
 		if i < 0 || i >= len(cs) {
 			return nil, NotFound(index)
+		}
+		if m, ok := object(cs[i]); ok {
+			var writer string
+			if json.Unmarshal(m["account_id"], &writer) == nil && writer != "" && writer != actor.ID {
+				sees, err := s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
+				if err != nil {
+					return nil, err
+				}
+				if !sees {
+					return nil, Forbidden("only the comment's author or the port authority may delete it")
+				}
+			}
 		}
 		return append(append([]json.RawMessage{}, cs[:i]...), cs[i+1:]...), nil
 	})

@@ -72,6 +72,9 @@ type AttachmentReader struct {
 type ListQuery struct {
 	Account     string // the account whose requests are listed
 	Descendants bool   // include every account below Account
+	// ByAuthority lists the requests whose pvt_port_authority is Account
+	// (the authority's queue) instead of the requests of Account.
+	ByAuthority bool
 	State       State
 	// From and To bound pvt_modified (Gregorian seconds, inclusive); zero
 	// To means no upper bound, zero From no lower bound.

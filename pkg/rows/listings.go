@@ -60,6 +60,31 @@ func (rd *Reader) ListAll(ctx context.Context, actor *porting.Account, accountID
 	if err != nil {
 		return nil, err
 	}
+	return rd.merged(ctx, actor, p)
+}
+
+// ListTypes is a by_types listing (porting.Service.PlanListTypes), newest
+// first.
+func (rd *Reader) ListTypes(ctx context.Context, actor *porting.Account, accountID string, states []porting.State, o porting.ListOptions) (*Listing, error) {
+	p, err := rd.svc.PlanListTypes(ctx, actor, accountID, states, o)
+	if err != nil {
+		return nil, err
+	}
+	return rd.merged(ctx, actor, p)
+}
+
+// AgentQueue is the port authority's queue (porting.Service.PlanAgentQueue),
+// newest first.
+func (rd *Reader) AgentQueue(ctx context.Context, actor *porting.Account, states []porting.State, o porting.ListOptions) (*Listing, error) {
+	p, err := rd.svc.PlanAgentQueue(ctx, actor, states, o)
+	if err != nil {
+		return nil, err
+	}
+	return rd.merged(ctx, actor, p)
+}
+
+// merged answers every query of p whole, rows merged newest first.
+func (rd *Reader) merged(ctx context.Context, actor *porting.Account, p porting.ListPlan) (*Listing, error) {
 	release, err := rd.wholeListing(ctx)
 	if err != nil {
 		return nil, err
