@@ -32,6 +32,8 @@ type config struct {
 	debugAddr                 string
 	docCacheMB                int
 	lnpTable                  string
+	bodyTimeout               time.Duration
+	uploadTimeout             time.Duration
 	lnpURL                    string
 }
 
@@ -60,6 +62,8 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs.IntVar(&c.docCacheMB, "doc-cache-mb", 16, "memory for decoded port requests shared by reads and listings, in MiB (0 = no cache)")
 	fs.StringVar(&c.lnpTable, "lnp-table", "", "CSV of NPA-NXX blocks (prefix,losing_carrier,carriers,documents) answering portability checks; see deploy/lnp/sample-npanxx.csv (empty: none)")
 	fs.StringVar(&c.lnpURL, "lnp-url", "", "URL of a portability lookup service asked about numbers the table does not know (empty: none)")
+	fs.DurationVar(&c.bodyTimeout, "body-timeout", time.Minute, "how long a client may take to send a JSON request (408 after)")
+	fs.DurationVar(&c.uploadTimeout, "upload-timeout", 10*time.Minute, "how long a client may take to send or receive an attachment, a logo or a letter")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
 
 	var errs []error

@@ -103,6 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	handler := api.New(api.Config{
 		LNP:            sources,
+		Timeouts:       api.Timeouts{Body: cfg.bodyTimeout, Upload: cfg.uploadTimeout},
 		Service:        svc,
 		Rows:           rows.New(rows.Config{Store: store, Service: svc, DocCacheBytes: docCache, Log: slogger}),
 		Tokens:         api.NewTokens(secret, cfg.tokenTTL, time.Now),

@@ -28,6 +28,8 @@ type Config struct {
 	MaxUploadBytes int64
 	// HealthTimeout bounds the store check behind /healthz.
 	HealthTimeout time.Duration
+	// Timeouts bound how long clients may take; zero members: defaults.
+	Timeouts Timeouts
 	// LNP answers portability checks (lnp_lookup), asked in order; none:
 	// every number is unknown.
 	LNP []lnp.Source
@@ -42,6 +44,18 @@ type API struct {
 	maxUpload     int64
 	healthTimeout time.Duration
 	lnp           []lnp.Source
+	timeouts      Timeouts
+}
+
+// Timeouts bound each request from its first byte.
+type Timeouts struct {
+	// Body: to receive a JSON request's body (default 60 s).
+	Body time.Duration
+	// Answer: to send a JSON answer (default 2 min).
+	Answer time.Duration
+	// Upload: to receive or send an attachment, a logo or a letter
+	// (default 10 min).
+	Upload time.Duration
 }
 
 // New returns the API's root handler.
@@ -54,6 +68,16 @@ func New(cfg Config) http.Handler {
 		maxUpload:     cfg.MaxUploadBytes,
 		healthTimeout: cfg.HealthTimeout,
 		lnp:           cfg.LNP,
+		timeouts:      cfg.Timeouts,
+	}
+	if a.timeouts.Body <= 0 {
+		a.timeouts.Body = time.Minute
+	}
+	if a.timeouts.Answer <= 0 {
+		a.timeouts.Answer = 2 * time.Minute
+	}
+	if a.timeouts.Upload <= 0 {
+		a.timeouts.Upload = 10 * time.Minute
 	}
 	if a.rows == nil {
 		panic("api: Config.Rows is required")

@@ -62,6 +62,7 @@ var errorStatus = map[porting.Kind]int{
 	porting.KindTooLarge:         http.StatusRequestEntityTooLarge,
 	porting.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
 	porting.KindUnavailable:      http.StatusServiceUnavailable,
+	porting.KindTimeout:          http.StatusRequestTimeout,
 }
 
 // writeReply writes a success envelope.

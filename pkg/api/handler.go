@@ -7,7 +7,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rawjson"
@@ -62,7 +64,7 @@ func (a *API) download(h handler) http.Handler {
 		rp, err := h(&call{w: w, r: r, api: a, actor: actor})
 		switch {
 		case err != nil:
-			writeError(w, r, err)
+			writeError(w, r, asTimeout(r, err))
 		case rp != nil:
 			writeReply(w, r, rp)
 		}
@@ -78,7 +80,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, c *call, h handler) 
 	rp, err := h(c)
 	switch {
 	case err != nil:
-		writeError(w, r, err)
+		writeError(w, r, asTimeout(r, err))
 	case rp != nil:
 		writeReply(w, r, rp)
 	}
@@ -145,8 +147,16 @@ func (c *call) readBody() (porting.Fields, error) {
 	}
 	c.bodyRead = true
 	limit := c.api.maxJSONBytes()
+	if c.actor == nil {
+		// Nobody is known yet (api_auth): a key fits in far less, and a
+		// stranger must not make us buffer megabytes.
+		limit = maxAnonymousBody
+	}
 	raw, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, limit))
 	if err != nil {
+		if timedOut(c.r, err) {
+			return nil, timeoutError()
+		}
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return nil, &porting.Error{Kind: porting.KindTooLarge, Message: "file too large",
@@ -217,4 +227,31 @@ func (c *call) pathID(name string) (string, error) {
 		return "", porting.NotFound(id)
 	}
 	return id, nil
+}
+
+// maxAnonymousBody bounds the body of a route that takes no token.
+const maxAnonymousBody = 64 << 10
+
+// asTimeout turns a failure of a request whose body missed its deadline
+// into 408.
+func asTimeout(r *http.Request, err error) error {
+	if k := porting.KindOf(err); (k == porting.KindInternal || k == porting.KindUnavailable || k == porting.KindInvalidJSON) && timedOut(r, err) {
+		return timeoutError()
+	}
+	return err
+}
+
+// timedOut reports whether err ended a body read at the request's read
+// deadline.
+func timedOut(r *http.Request, err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	info := infoFrom(r)
+	return info != nil && !info.readBy.IsZero() && !time.Now().Before(info.readBy)
+}
+
+func timeoutError() error {
+	return &porting.Error{Kind: porting.KindTimeout, Message: "request timeout",
+		Data: map[string]any{"message": "the request body did not arrive in time"}}
 }

@@ -119,6 +119,11 @@ func (a *API) putLOALogo(c *call) (*reply, error) {
 		return nil, &porting.Error{Kind: porting.KindTooLarge, Message: "file too large", Data: map[string]any{
 			"file": map[string]any{"maxSize": map[string]any{"message": fmt.Sprintf("Files must not be more than %d bytes", porting.MaxLogoBytes)}}}}
 	}
+	if ct != "image/png" && ct != "image/jpeg" {
+		// refused by the service as an unsupported media type
+	} else if err := loa.CheckLogo(body); err != nil {
+		return nil, porting.ValidationError("loa_logo", "image", strings.TrimPrefix(err.Error(), loa.ErrLogo.Error()+": "), nil)
+	}
 	up := porting.Upload{Name: porting.LogoName, ContentType: ct, Open: func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(body)), nil
 	}}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,6 +22,8 @@ type requestInfo struct {
 	token   string
 	account string
 	err     error
+	// readBy is when the request's body must have arrived (see deadlines).
+	readBy time.Time
 }
 
 type ctxKey struct{}
@@ -103,7 +106,13 @@ func (a *API) outer(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		h := rec.Header()
 		h.Set("X-Request-ID", info.id)
+		h.Set("X-Content-Type-Options", "nosniff")
 		setCORS(h)
+		read, write := a.deadlines(r)
+		info.readBy = start.Add(read)
+		rc := http.NewResponseController(rec)
+		_ = rc.SetReadDeadline(info.readBy)
+		_ = rc.SetWriteDeadline(start.Add(write))
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -184,4 +193,18 @@ func setCORS(h http.Header) {
 	for k, v := range corsValues {
 		h[k] = v[:1:1]
 	}
+}
+
+// deadlines are how long a request's body may take to arrive and its
+// answer to leave: a client that sends or reads slowly is cut off instead
+// of holding a connection (and a file descriptor) for ever. Uploads and
+// downloads (attachments, logos, letters) get the long read; every answer
+// may take Answer more.
+func (a *API) deadlines(r *http.Request) (read, write time.Duration) {
+	stream := strings.Contains(r.URL.Path, "/attachments") || strings.HasSuffix(r.URL.Path, "/loa_logo") || strings.HasSuffix(r.URL.Path, "/loa")
+	read = a.timeouts.Body
+	if stream {
+		read = a.timeouts.Upload
+	}
+	return read, read + a.timeouts.Answer // time to answer once the body is in
 }

@@ -406,11 +406,11 @@ func numberRange(start, end, total int) string {
 // its aspect ratio. A logo that is not a PNG or JPEG is left out rather than
 // failing the letter.
 func logoBox(logo []byte) (w, h float64, ok bool) {
-	if len(logo) == 0 {
+	if len(logo) == 0 || CheckLogo(logo) != nil {
 		return 0, 0, false
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(logo))
-	if err != nil || (format != "png" && format != "jpeg") || cfg.Width == 0 || cfg.Height == 0 {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(logo))
+	if err != nil {
 		return 0, 0, false
 	}
 	s := math.Min(150/float64(cfg.Width), 48/float64(cfg.Height))

@@ -125,6 +125,9 @@ const maxLogoPx = 600
 // files), scaling it down if it is larger than needed. It returns nil if the
 // logo does not decode.
 func normalizeLogo(logo []byte) []byte {
+	if CheckLogo(logo) != nil {
+		return nil // stored before uploads were checked: left out, never decoded
+	}
 	src, _, err := image.Decode(bytes.NewReader(logo))
 	if err != nil {
 		return nil

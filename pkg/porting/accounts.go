@@ -108,6 +108,11 @@ func (s *Service) CreateAccount(ctx context.Context, actor *Account, parentID st
 	if err != nil {
 		return nil, err
 	}
+	if authority != nil && *authority {
+		if err := s.mayMakeAuthorities(ctx, actor); err != nil {
+			return nil, err
+		}
+	}
 	now := s.gregorianNow()
 	tree := append(append([]string{}, parent.Tree...), parent.ID)
 	a := &Account{
@@ -142,6 +147,11 @@ func (s *Service) UpdateAccount(ctx context.Context, actor *Account, id string, 
 		return nil, err
 	}
 	var updated *Account
+	if authority != nil {
+		if err := s.mayMakeAuthorities(ctx, actor); err != nil {
+			return nil, err
+		}
+	}
 	err = s.retryConflict(ctx, func() error {
 		a, err := s.store.GetAccount(ctx, id)
 		if err != nil {
@@ -301,6 +311,21 @@ func (s *Service) realmUnique(ctx context.Context, a *Account) error {
 		if id != a.ID {
 			return ValidationError("realm", "unique", "Account realm already in use", map[string]any{"cause": realm})
 		}
+	}
+	return nil
+}
+
+// mayMakeAuthorities refuses to let actor create or flag a port authority
+// unless it is one itself (the master, a super-duper admin, an authority):
+// otherwise a customer could make a sub-account its own authority and
+// through it complete its own ports.
+func (s *Service) mayMakeAuthorities(ctx context.Context, actor *Account) error {
+	ok, err := s.isAuthority(ctx, actor)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return Forbidden("only the master account or a port authority may make a port authority")
 	}
 	return nil
 }

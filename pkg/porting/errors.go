@@ -29,6 +29,7 @@ const (
 	KindTooLarge                     // body over the configured limit
 	KindUnsupportedMedia             // content type refused
 	KindUnavailable                  // the store did not answer
+	KindTimeout                      // the client did not send its request in time
 )
 
 // Error is a domain error: a kind, a human message and optional structured

@@ -1,0 +1,114 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"image"
+	"image/png"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portreqd/portreqd/pkg/api"
+)
+
+// pngDeclaring is a valid PNG header declaring w×h pixels.
+func pngDeclaring(t *testing.T, w, h uint32) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	binary.BigEndian.PutUint32(b[16:], w)
+	binary.BigEndian.PutUint32(b[20:], h)
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	return b
+}
+
+// A logo is checked by its decoded size, not only its bytes: a PNG of a
+// few hundred bytes declaring 900 million pixels is refused (it took the
+// server to 5.7 GB per render before), a letterhead-sized one accepted.
+func TestLogoBombRefused(t *testing.T) {
+	tr := newTree43(t)
+	path := "/v2/accounts/" + tr.customer + "/loa_logo"
+	resp, raw := tr.f.do(t, "PUT", path, tr.customerTok, string(pngDeclaring(t, 30000, 30000)), map[string]string{"Content-Type": "image/png"})
+	if resp.StatusCode != 400 || !strings.Contains(string(raw), "30000×30000 pixels") {
+		t.Errorf("bomb logo: %d %s, want 400 naming its size", resp.StatusCode, raw)
+	}
+	resp, raw = tr.f.do(t, "PUT", path, tr.customerTok, string(pngDeclaring(t, 600, 200)), map[string]string{"Content-Type": "image/png"})
+	if resp.StatusCode != 201 {
+		t.Errorf("letterhead logo: %d %s, want 201", resp.StatusCode, raw)
+	}
+	resp, raw = tr.f.do(t, "PUT", path, tr.customerTok, "GIF89a", map[string]string{"Content-Type": "image/gif"})
+	if resp.StatusCode != 415 {
+		t.Errorf("gif logo: %d %s, want 415", resp.StatusCode, raw)
+	}
+}
+
+// A customer cannot make itself a port authority: neither a sub-account
+// created with port_authority nor one flagged later. (Before, it did, and
+// through that sub-account completed its own ports while its reseller got
+// 403.) A port authority may make one below it.
+func TestNoSelfMadeAuthority(t *testing.T) {
+	tr := newTree43(t)
+	env := tr.call(t, "PUT", "/v2/accounts/"+tr.customer, tr.customerTok, `{"data":{"name":"Shadow","port_authority":true}}`, 403)
+	if !strings.Contains(mustJSON(t, env), "port authority") {
+		t.Errorf("refusal: %s", mustJSON(t, env))
+	}
+	sub, _ := tr.account(t, tr.customerTok, tr.customer, `{"name":"Sub"}`)
+	tr.call(t, "POST", "/v2/accounts/"+sub, tr.customerTok, `{"data":{"port_authority":true}}`, 403)
+	if d := tr.call(t, "GET", "/v2/accounts/"+sub, tr.customerTok, "", 200)["data"].(map[string]any); d["port_authority"] != false {
+		t.Errorf("sub-account after the refused flag: %v", d)
+	}
+	// The customer's request still answers to the reseller, not to Sub.
+	id := tr.request(t, "still the reseller's", "+12025550341", "submitted")
+	tr.call(t, "PATCH", "/v2/accounts/"+tr.customer+"/port_requests/"+id+"/pending", tr.resellerTok, "", 200)
+	// The reseller (an authority) may make an authority below it.
+	tr.call(t, "POST", "/v2/accounts/"+sub, tr.resellerTok, `{"data":{"port_authority":true}}`, 200)
+	tr.call(t, "PUT", "/v2/accounts/"+tr.customer, tr.resellerTok, `{"data":{"name":"Regional authority","port_authority":true}}`, 201)
+}
+
+// A client that sends its body too slowly is answered 408 and cut off at
+// the deadline (300 slow uploads held their connections for ever before);
+// a route that takes no token reads at most 64 KiB.
+func TestSlowBodyAndAnonymousCap(t *testing.T) {
+	tr := newTree43(t, func(c *api.Config) {
+		c.Timeouts = api.Timeouts{Body: 300 * time.Millisecond, Upload: 300 * time.Millisecond, Answer: time.Second}
+	})
+	for _, path := range []string{"/v2/api_auth", "/v2/accounts/" + tr.customer + "/port_requests/0123456789abcdef0123456789abcdef/attachments?filename=x.pdf"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(tr.f.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: x\r\nX-Auth-Token: %s\r\nContent-Type: application/pdf\r\nContent-Length: 1000\r\n\r\n{\"data\":", path, tr.customerTok)
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		took := time.Since(start)
+		conn.Close()
+		if err != nil {
+			t.Errorf("%s: no answer to a stalled body: %v", path, err)
+			continue
+		}
+		if took > 5*time.Second {
+			t.Errorf("%s: answered after %v", path, took)
+		}
+		if resp.StatusCode != http.StatusRequestTimeout {
+			t.Errorf("%s: %d, want 408", path, resp.StatusCode)
+		}
+		t.Logf("%s: %d after %v", path, resp.StatusCode, took.Round(time.Millisecond))
+	}
+	resp, raw := tr.f.do(t, "PUT", "/v2/api_auth", "", `{"data":{"api_key":"`+strings.Repeat("k", 70<<10)+`"}}`, nil)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("70 KiB api_auth body: %d %.200s, want 413", resp.StatusCode, raw)
+	}
+	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+	}
+}
