@@ -112,3 +112,21 @@ func TestSlowBodyAndAnonymousCap(t *testing.T) {
 		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
 	}
 }
+
+// The numbers of a completed request are in service on it: not even the
+// authority may change them (the old number stayed in service, unlisted).
+func TestCompletedNumbersImmutable(t *testing.T) {
+	tr := newTree43(t)
+	id := tr.request(t, "done", "+12025550351", "submitted", "pending", "completed")
+	one := "/v2/accounts/" + tr.customer + "/port_requests/" + id
+	env := tr.call(t, "POST", one, tr.resellerTok, `{"data":{"name":"done","numbers":{"+12025550352":{}}}}`, 400)
+	if !strings.Contains(mustJSON(t, env), "cannot change") {
+		t.Errorf("refusal: %s", mustJSON(t, env))
+	}
+	// Other members may still change, the numbers as they are.
+	tr.call(t, "POST", one, tr.resellerTok, `{"data":{"name":"done, renamed","numbers":{"+12025550351":{}}}}`, 200)
+	nums := tr.call(t, "GET", "/v2/accounts/"+tr.customer+"/phone_numbers", tr.customerTok, "", 200)["data"].(map[string]any)["numbers"].(map[string]any)
+	if _, ok := nums["+12025550351"]; !ok || len(nums) != 1 {
+		t.Errorf("numbers in service: %v", nums)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -40,7 +41,8 @@ func TestOddStringsThroughTheAPI(t *testing.T) {
 			created := strictGet(t, f, http.MethodPut, "/v2/accounts/"+id+"/port_requests", body)
 			reqID, _ := created["data"].(map[string]any)["id"].(string)
 			checkRow(t, "created", created["data"], want)
-			uploaded := !strings.ContainsAny(s, `/\`) // refused in attachment names
+			// Refused in attachment names: slashes, control characters.
+			uploaded := !strings.ContainsAny(s, `/\`) && strings.IndexFunc(s, unicode.IsControl) < 0
 			if uploaded {
 				strictGet(t, f, http.MethodPut, "/v2/accounts/"+id+"/port_requests/"+reqID+"/attachments?filename="+url.QueryEscape(s),
 					"odd", "Content-Type", "text/plain")

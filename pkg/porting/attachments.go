@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 
 	"github.com/portreqd/portreqd/pkg/rawjson"
 )
@@ -38,14 +39,22 @@ func AttachmentName(name, contentType string, now int64) (string, error) {
 	if name == "" {
 		name = fmt.Sprintf("uploaded_file_%d", now)
 	}
-	if strings.HasPrefix(name, "_") || strings.ContainsAny(name, "/\\\x00\r\n") || len(name) > 255 {
+	if strings.HasPrefix(name, "_") || strings.ContainsAny(name, "/\\") || name == "." || name == ".." ||
+		strings.IndexFunc(name, unsafeNameRune) >= 0 || len(name) > 255 {
 		return "", ValidationError("filename", "pattern",
-			"file names must not start with _ nor contain slashes or control characters", map[string]any{"value": name})
+			"file names must not be . or .., start with _, nor contain slashes, control or bidirectional-override characters", map[string]any{"value": name})
 	}
 	if IsPDFType(contentType) && !strings.HasSuffix(strings.ToLower(name), ".pdf") {
 		name += ".pdf"
 	}
 	return name, nil
+}
+
+// unsafeNameRune is a rune no attachment name may hold: control characters
+// (they break headers and logs) and the bidirectional overrides and
+// isolates, which make "invoice‮fdp.exe" read as "invoiceexe.pdf".
+func unsafeNameRune(r rune) bool {
+	return unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
 }
 
 // pdfMagic starts every PDF; "JVBERi0" is its base64.
@@ -65,6 +74,14 @@ func LooksLikePDF(head []byte) bool {
 	if bytes.HasPrefix(h, []byte("data:")) {
 		i := bytes.IndexByte(h, ',')
 		if i < 0 || !bytes.Contains(h[:i], []byte(";base64")) {
+			return false
+		}
+		// The URI's own type must be a PDF's too: a browser opens
+		// data:text/html as a page, whatever its bytes.
+		mt, _, _ := bytes.Cut(h[len("data:"):i], []byte(";"))
+		switch strings.ToLower(string(mt)) {
+		case "application/pdf", "application/x-pdf", "application/octet-stream", "":
+		default:
 			return false
 		}
 		h = h[i+1:]

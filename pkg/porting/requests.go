@@ -195,6 +195,11 @@ func (s *Service) UpdateRequest(ctx context.Context, actor *Account, accountID, 
 		next := *r
 		next.Public = public
 		after := next.Numbers()
+		if r.State == Completed && !sameNumbers(before, after) {
+			// Its numbers are in service, each on this request: changing
+			// the list would leave one in service on no request.
+			return ValidationError("numbers", "immutable", "the numbers of a completed port request cannot change", nil)
+		}
 		var claimed []string
 		if r.State.Active() {
 			if claimed, err = s.claimNumbers(ctx, &next, in.asSent); err != nil {
@@ -266,4 +271,9 @@ func mergePublic(public, patch Fields) Fields {
 		out[k] = v
 	}
 	return out
+}
+
+// sameNumbers tells whether a and b hold the same numbers.
+func sameNumbers(a, b []string) bool {
+	return len(minus(a, b)) == 0 && len(minus(b, a)) == 0
 }

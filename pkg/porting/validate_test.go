@@ -92,9 +92,13 @@ func TestLooksLikePDF(t *testing.T) {
 		"data:application/pdf;base64,JVBERi0xLjQK": true,
 		"JVBERi0xLjQK": true,
 		"\"data:application/pdf;base64,JVBERi0xLjQK": true,
-		"hello world":                             false,
-		"data:application/pdf,%PDF-":              false,
-		"data:text/plain;base64,aGVsbG8gd29ybGQ=": false,
+		"hello world":                                       false,
+		"data:application/pdf,%PDF-":                        false,
+		"data:text/plain;base64,aGVsbG8gd29ybGQ=":           false,
+		"data:text/html;base64,JVBERi0xLjQK":                false, // a page, whatever its bytes
+		"data:application/x-pdf;base64,JVBERi0xLjQK":        true,
+		"data:application/octet-stream;base64,JVBERi0xLjQK": true,
+		"data:;base64,JVBERi0xLjQK":                         true,
 	}
 	for in, want := range cases {
 		if got := LooksLikePDF([]byte(in)); got != want {
@@ -110,7 +114,7 @@ func TestAttachmentName(t *testing.T) {
 		{"notes.txt", "text/plain", "notes.txt"},
 		{"", "application/pdf", "uploaded_file_63000000000.pdf"},
 		{"bad\xffname\xed\xa0\x80", "text/plain", "bad\ufffdname\ufffd\ufffd\ufffd"},
-		{" tab\tkept\u2029", "text/plain", "tab\tkept"},
+		{" spaced name\u2029", "text/plain", "spaced name"},
 	}
 	for _, c := range cases {
 		got, err := AttachmentName(c.name, c.ct, 63000000000)
@@ -118,7 +122,7 @@ func TestAttachmentName(t *testing.T) {
 			t.Errorf("AttachmentName(%q, %q) = %q, %v", c.name, c.ct, got, err)
 		}
 	}
-	for _, bad := range []string{"_design", "a/b", "x\ny"} {
+	for _, bad := range []string{"_design", "a/b", "x\ny", "x\ty", ".", "..", "invoice\u202Efdp.exe", "a\u2066b", "c\x7fd"} {
 		if _, err := AttachmentName(bad, "text/plain", 1); KindOf(err) != KindValidation {
 			t.Errorf("AttachmentName(%q) accepted", bad)
 		}
