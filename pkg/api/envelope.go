@@ -81,6 +81,9 @@ func writeReply(w http.ResponseWriter, r *http.Request, rp *reply) {
 	if rp.authTok != "" {
 		env.AuthToken = rp.authTok
 	}
+	if rp.revision != "" {
+		w.Header().Set("ETag", `"`+rp.revision+`"`)
+	}
 	if env.Revision == "" {
 		env.Revision = "undefined"
 	}

@@ -61,7 +61,7 @@ func (a *API) download(h handler) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		rp, err := h(&call{w: w, r: r, api: a, actor: actor})
+		rp, err := h(&call{w: w, r: withIfMatch(r), api: a, actor: actor})
 		switch {
 		case err != nil:
 			writeError(w, r, asTimeout(r, err))
@@ -77,6 +77,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, c *call, h handler) 
 			Data: map[string]any{"message": "this route answers application/json only"}})
 		return
 	}
+	c.r = withIfMatch(c.r)
 	rp, err := h(c)
 	switch {
 	case err != nil:
@@ -254,4 +255,23 @@ func timedOut(r *http.Request, err error) bool {
 func timeoutError() error {
 	return &porting.Error{Kind: porting.KindTimeout, Message: "request timeout",
 		Data: map[string]any{"message": "the request body did not arrive in time"}}
+}
+
+// withIfMatch carries an If-Match revision into the request's context: the
+// port request read or written must be at that revision (409 otherwise).
+func withIfMatch(r *http.Request) *http.Request {
+	m := strings.TrimSpace(r.Header.Get("If-Match"))
+	m = strings.Trim(strings.TrimPrefix(m, "W/"), `"`)
+	if m == "" || m == "*" {
+		return r
+	}
+	return r.WithContext(porting.WithRevision(r.Context(), m))
+}
+
+// bodyRevision honours a revision the client echoes beside data (the
+// envelope's "revision"), as If-Match.
+func (c *call) bodyRevision(body porting.Fields) {
+	if rev := body.String("revision"); rev != "" && rev != "undefined" {
+		c.r = c.r.WithContext(porting.WithRevision(c.r.Context(), rev))
+	}
 }

@@ -50,6 +50,11 @@ func (a *API) updateRequest(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	body, err := c.readBody()
+	if err != nil {
+		return nil, err
+	}
+	c.bodyRevision(body)
 	data, err := c.data()
 	if err != nil {
 		return nil, err
@@ -66,9 +71,11 @@ func (a *API) deleteRequest(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.readBody(); err != nil { // Monster UI sends a JSON body
+	body, err := c.readBody() // Monster UI sends a JSON body
+	if err != nil {
 		return nil, err
 	}
+	c.bodyRevision(body)
 	r, err := a.svc.DeleteRequest(c.r.Context(), c.actor, acct, id)
 	if err != nil {
 		return nil, err
@@ -86,6 +93,7 @@ func (a *API) transition(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.bodyRevision(body)
 	data, err := c.data()
 	if err != nil {
 		return nil, err

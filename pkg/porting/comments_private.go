@@ -91,40 +91,59 @@ func (s *Service) SeesPrivateComments(ctx context.Context, actor *Account, accou
 	return auth.ID == actor.ID, nil
 }
 
-// keepPrivateComments is what a writer's comments (public members data,
-// replacing the comments of request r) become: a reader of private
-// comments writes what it sends; anyone else never sees them, so they are
-// kept, and it may not write a private comment (Kazoo 4.3: forbidden).
-// The list is kept oldest first, as Kazoo's cb_comments:sort keeps it.
-func (s *Service) keepPrivateComments(ctx context.Context, actor *Account, r *Request, data Fields) (Fields, error) {
-	raw, ok := data["comments"]
-	writesPrivate := ok && anyPrivate(raw)
-	if !writesPrivate && !r.HasPrivateComments() {
+// mergeComments is what an edit's comments (public members data, from a
+// POST or PATCH of request r) become, as Kazoo 4.3 merges them: the stored
+// comments stay as they are (comments change only through the comment
+// routes, so a client echoing a stale copy deletes nothing), and a sent
+// comment newer than the newest stored one is added, stamped as on the
+// comment route; only a reader of private comments may add a private or
+// action-required one.
+func (s *Service) mergeComments(ctx context.Context, actor *Account, r *Request, data Fields) (Fields, error) {
+	stored := r.comments()
+	raw, sentAny := data["comments"]
+	if !sentAny && stored == nil {
 		return data, nil
 	}
-	if !ok {
-		raw = json.RawMessage("[]") // the writer's comments: none
-	}
-	sees, err := s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
-	if err != nil || sees {
-		return data, err
-	}
 	var sent []json.RawMessage
-	if json.Unmarshal(raw, &sent) != nil {
-		return data, nil // not a list: validation says so
+	if sentAny && json.Unmarshal(raw, &sent) != nil {
+		return nil, ValidationError("comments", "type", "Value did not match type(s): array", nil)
 	}
-	if writesPrivate {
-		return nil, ValidationError("comments", "forbidden", "only the port authority may write private comments", nil)
-	}
-	for _, c := range r.comments() {
-		if privateComment(c) {
-			sent = append(sent, c)
+	var latest float64
+	for _, c := range stored {
+		if m, ok := object(c); ok {
+			latest = max(latest, floatMember(m, "timestamp"))
 		}
 	}
-	sortComments(sent)
+	merged := append([]json.RawMessage{}, stored...)
+	privileged := false
+	for _, c := range sent {
+		m, ok := object(c)
+		if !ok || floatMember(m, "timestamp") <= latest {
+			continue // one of the stored comments, as the client last saw it
+		}
+		privileged = privileged || privateComment(c) || string(m["action_required"]) == "true"
+		s.stampComment(m, actor)
+		merged = append(merged, mustMarshal(m))
+	}
+	if privileged {
+		sees, err := s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
+		if err != nil {
+			return nil, err
+		}
+		if !sees {
+			return nil, ValidationError("comments", "forbidden", "only the port authority may write private comments or set action_required", nil)
+		}
+	}
+	sortComments(merged)
 	out := data.Clone()
-	out.Set("comments", sent)
+	out.Set("comments", merged)
 	return out, nil
+}
+
+func floatMember(m map[string]json.RawMessage, key string) float64 {
+	var f float64
+	_ = json.Unmarshal(m[key], &f)
+	return f
 }
 
 // anyPrivate tells whether the comments list raw holds a private comment.

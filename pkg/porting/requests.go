@@ -23,6 +23,9 @@ func (s *Service) requestFor(ctx context.Context, accountID, id string) (*Reques
 	if !r.Readable(accountID) {
 		return nil, NotFound(id)
 	}
+	if err := checkRevision(ctx, r); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -187,7 +190,7 @@ func (s *Service) UpdateRequest(ctx context.Context, actor *Account, accountID, 
 				return Forbidden("a " + string(r.State) + " port request may be edited by the port authority only")
 			}
 		}
-		public, err := s.keepPrivateComments(ctx, actor, r, in.public)
+		public, err := s.mergeComments(ctx, actor, r, in.public)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package porting
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	mrand "math/rand/v2"
 	"sync/atomic"
@@ -96,7 +97,7 @@ const conflictRetries = 12
 func (s *Service) retryConflict(ctx context.Context, fn func() error) error {
 	var err error
 	for i := 0; i < conflictRetries; i++ {
-		if err = fn(); !IsKind(err, KindConflict) {
+		if err = fn(); !IsKind(err, KindConflict) || errors.Is(err, errStale) {
 			return err
 		}
 		wait := time.Duration(1+mrand.IntN(5<<min(i, 6))) * time.Millisecond

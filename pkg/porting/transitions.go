@@ -56,7 +56,7 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 		next := *r
 		next.Public = mergePublic(r.Public, in.Data)
 		if _, ok := in.Data["comments"]; ok {
-			if next.Public, err = s.keepPrivateComments(ctx, actor, r, next.Public); err != nil {
+			if next.Public, err = s.mergeComments(ctx, actor, r, next.Public); err != nil {
 				return err
 			}
 		}
