@@ -33,6 +33,7 @@ type config struct {
 	docCacheMB                int
 	lnpTable                  string
 	bodyTimeout               time.Duration
+	limits                    porting.Limits
 	uploadTimeout             time.Duration
 	lnpURL                    string
 }
@@ -62,6 +63,10 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs.IntVar(&c.docCacheMB, "doc-cache-mb", 16, "memory for decoded port requests shared by reads and listings, in MiB (0 = no cache)")
 	fs.StringVar(&c.lnpTable, "lnp-table", "", "CSV of NPA-NXX blocks (prefix,losing_carrier,carriers,documents) answering portability checks; see deploy/lnp/sample-npanxx.csv (empty: none)")
 	fs.StringVar(&c.lnpURL, "lnp-url", "", "URL of a portability lookup service asked about numbers the table does not know (empty: none)")
+	fs.IntVar(&c.limits.NumbersPerRequest, "max-numbers-per-request", porting.DefaultNumbersPerRequest, "numbers one port request may hold")
+	fs.IntVar(&c.limits.Comments, "max-comments", porting.DefaultComments, "comments one port request may hold")
+	fs.IntVar(&c.limits.CommentBytes, "max-comment-bytes", porting.DefaultCommentBytes, "bytes of one comment's content")
+	fs.IntVar(&c.limits.Attachments, "max-attachments", porting.DefaultAttachments, "attachments one port request may hold")
 	fs.DurationVar(&c.bodyTimeout, "body-timeout", time.Minute, "how long a client may take to send a JSON request (408 after)")
 	fs.DurationVar(&c.uploadTimeout, "upload-timeout", 10*time.Minute, "how long a client may take to send or receive an attachment, a logo or a letter")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
@@ -110,6 +115,18 @@ func (c *config) validate() error {
 	}
 	if c.logFormat != "json" && c.logFormat != "console" {
 		errs = append(errs, fmt.Errorf("--log-format must be json or console, got %q", c.logFormat))
+	}
+	for _, l := range []struct {
+		flag string
+		v    int
+	}{{"--max-numbers-per-request", c.limits.NumbersPerRequest}, {"--max-comments", c.limits.Comments},
+		{"--max-comment-bytes", c.limits.CommentBytes}, {"--max-attachments", c.limits.Attachments}} {
+		if l.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %d", l.flag, l.v))
+		}
+	}
+	if c.bodyTimeout <= 0 || c.uploadTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--body-timeout and --upload-timeout must be positive"))
 	}
 	if c.shutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout must be positive, got %s", c.shutdownTimeout))

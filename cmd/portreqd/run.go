@@ -75,6 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			ActivationCharge:          cfg.portActivationCharge,
 			AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,
 			RealmSuffix:               cfg.realmSuffix,
+			Limits:                    cfg.limits,
 		}})
 	master, created, err := svc.Bootstrap(ctx, cfg.masterAPIKey)
 	if err != nil {

@@ -24,7 +24,7 @@ func Open(ctx context.Context, eng engine.Engine, o Options) (*Store, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Store{eng: eng, log: log, prefix: o.Prefix}
+	s := &Store{eng: eng, log: log, prefix: o.Prefix, maxDoc: o.MaxDocumentBytes}
 	// Every failure is the datastore being unavailable, as for any store:
 	// the operator's problem, never the client's.
 	fail := func(what string, err error) error {

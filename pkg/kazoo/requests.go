@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"go.uber.org/zap"
@@ -36,10 +37,21 @@ func (s *Store) UpdateRequest(ctx context.Context, r *porting.Request) error {
 	return s.putRequest(ctx, &doc, r)
 }
 
+func (s *Store) maxDocBytes() int {
+	if s.maxDoc > 0 {
+		return s.maxDoc
+	}
+	return DefaultMaxDocumentBytes
+}
+
 func (s *Store) putRequest(ctx context.Context, doc, r *porting.Request) error {
 	body, err := encode(doc, "port request")
 	if err != nil {
 		return err
+	}
+	if max := s.maxDocBytes(); len(body) > max {
+		return &porting.Error{Kind: porting.KindTooLarge, Message: "document too large", Data: map[string]any{
+			"message": fmt.Sprintf("the port request would be %d bytes; at most %d", len(body), max)}}
 	}
 	rev, err := s.put(ctx, dbPortRequests, r.ID, body)
 	if err != nil {

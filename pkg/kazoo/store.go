@@ -46,7 +46,15 @@ type Options struct {
 	// Kazoo reads, leaves it unset: it maintains every view on every
 	// write.
 	KazooDesigns bool
+	// MaxDocumentBytes bounds an encoded port request; 0: the default,
+	// DefaultMaxDocumentBytes.
+	MaxDocumentBytes int
 }
+
+// DefaultMaxDocumentBytes keeps port requests well below CouchDB's default
+// max_document_size (8 MB): a larger document is refused by CouchDB, and
+// one written elsewhere can never replicate to it.
+const DefaultMaxDocumentBytes = 4 << 20
 
 // Store is a porting.Store on an engine. It is safe for concurrent use.
 type Store struct {
@@ -57,6 +65,7 @@ type Store struct {
 	// designs is what Open decided about Kazoo's design documents;
 	// designed holds the on-demand databases whose Kazoo design
 	// documents this process has seen to.
+	maxDoc   int
 	designs  *designSet
 	designed sync.Map
 }

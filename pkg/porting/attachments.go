@@ -146,6 +146,9 @@ func (s *Service) PutAttachment(ctx context.Context, actor *Account, accountID, 
 		if _, ok := r.Attachments[name]; mustExist && !ok {
 			return NotFound(name)
 		}
+		if err := s.checkAttachments(r, name); err != nil {
+			return err
+		}
 		body, err := u.Open()
 		if err != nil {
 			return err

@@ -139,8 +139,12 @@ func (s *Service) editComments(ctx context.Context, accountID, id string, edit f
 		if cs == nil {
 			cs = []json.RawMessage{}
 		}
+		prev := *r
 		r.Public = r.Public.Clone()
 		r.Public.Set("comments", cs)
+		if err := s.checkLimits(r, &prev); err != nil {
+			return err
+		}
 		r.Modified = s.gregorianNow()
 		if err := s.store.UpdateRequest(ctx, r); err != nil {
 			return err

@@ -146,6 +146,9 @@ func (s *Service) CreateRequest(ctx context.Context, actor *Account, accountID s
 	} else if !IsKind(err, KindNotFound) {
 		return nil, err
 	}
+	if err := s.checkLimits(r, nil); err != nil {
+		return nil, err
+	}
 	// Kazoo 4.3's creation entry: the new state, no previous one.
 	created := Transition{Timestamp: now, Type: "transition", Transition: TransitionState{New: Unconfirmed}}
 	created.Authorization.Account.ID, created.Authorization.Account.Name = actor.ID, actor.Name
@@ -198,6 +201,9 @@ func (s *Service) UpdateRequest(ctx context.Context, actor *Account, accountID, 
 		next := *r
 		next.Public = public
 		after := next.Numbers()
+		if err := s.checkLimits(&next, r); err != nil {
+			return err
+		}
 		if r.State == Completed && !sameNumbers(before, after) {
 			// Its numbers are in service, each on this request: changing
 			// the list would leave one in service on no request.

@@ -37,6 +37,8 @@ type Rules struct {
 	// one (Kazoo's crossbar.accounts account_realm_suffix); empty:
 	// DefaultRealmSuffix.
 	RealmSuffix string
+	// Limits bound what one port request may hold.
+	Limits Limits
 }
 
 // DefaultRealmSuffix is Kazoo's default account_realm_suffix.

@@ -71,6 +71,9 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 			return err
 		}
 		next.Public = v.public
+		if err := s.checkLimits(&next, r); err != nil {
+			return err
+		}
 		numbers := next.Numbers()
 		if to == Submitted && s.rules.ActivationCharge > 0 && !in.AcceptCharges {
 			return chargesError(roundCents(s.rules.ActivationCharge * float64(len(numbers))))
