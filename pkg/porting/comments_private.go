@@ -146,18 +146,6 @@ func floatMember(m map[string]json.RawMessage, key string) float64 {
 	return f
 }
 
-// anyPrivate tells whether the comments list raw holds a private comment.
-func anyPrivate(raw json.RawMessage) bool {
-	var list []json.RawMessage
-	_ = json.Unmarshal(raw, &list)
-	for _, c := range list {
-		if privateComment(c) {
-			return true
-		}
-	}
-	return false
-}
-
 // sortComments orders comments oldest first by timestamp; comments of one
 // timestamp (or none) keep their order.
 func sortComments(list []json.RawMessage) {
