@@ -92,6 +92,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		log.Info("master account", zap.String("account_id", master.ID))
 	}
 
+	go recoverCompletions(ctx, svc, log)
+
 	secret := []byte(cfg.tokenSecret)
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
@@ -188,4 +190,27 @@ func lnpSources(cfg *config, log *zap.Logger) ([]lnp.Source, error) {
 		log.Info("no portability source (--lnp-table, --lnp-url): lnp_lookup answers every number unknown")
 	}
 	return out, nil
+}
+
+// recoverCompletions rolls back completions cut off half-done (a process
+// killed, a store gone, between putting numbers in service and recording
+// the request completed): at start and then every minute until ctx ends.
+// Several replicas may run it at once.
+func recoverCompletions(ctx context.Context, svc *porting.Service, log *zap.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		n, err := svc.RecoverCompletions(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("completion recovery pass failed; next pass in a minute", zap.Error(err))
+		case n > 0:
+			log.Warn("rolled back completions cut off half-done", zap.Int("requests", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -2,6 +2,7 @@ package kazoo
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/portreqd/portreqd/pkg/porting"
 )
@@ -31,4 +32,18 @@ func (s *Store) CreateTransaction(ctx context.Context, t *porting.Transaction) e
 // DeleteTransaction removes t at t.Rev from its monthly database.
 func (s *Store) DeleteTransaction(ctx context.Context, t *porting.Transaction) error {
 	return s.deleteDoc(ctx, t.DB, t.ID, t.Rev)
+}
+
+// GetTransaction reads transaction id of its monthly database.
+func (s *Store) GetTransaction(ctx context.Context, db, id string) (*porting.Transaction, error) {
+	raw, err := s.getDoc(ctx, db, id)
+	if err != nil {
+		return nil, err
+	}
+	var t porting.Transaction
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, porting.Wrap(porting.KindInternal, "decode transaction", err)
+	}
+	t.DB = db
+	return &t, nil
 }

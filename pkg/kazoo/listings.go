@@ -179,3 +179,17 @@ func keyModified(key []byte) int64 {
 	}
 	return m
 }
+
+// CompletionIntents lists the requests whose documents carry a completion
+// intent, oldest first.
+func (s *Store) CompletionIntents(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := s.query(ctx, viewCompletionIntents, engine.Query{}, func(r engine.Row) error {
+		ids = append(ids, r.ID)
+		return nil
+	})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return ids, err
+}

@@ -19,6 +19,7 @@ var (
 	viewRequestsByDescendantState = viewRef{dbPortRequests, "portreqd", "listing_by_descendant_state"}
 	viewRequestsByAuthorityState  = viewRef{dbPortRequests, "portreqd", "listing_by_authority_state"}
 	viewRequestsByNumber          = viewRef{dbPortRequests, "portreqd", "listing_by_number"}
+	viewCompletionIntents         = viewRef{dbPortRequests, "portreqd", "completion_intents"}
 	viewPortInNumbers             = viewRef{dbPortRequests, "portreqd", "all_port_in_numbers"}
 	viewActivePortInNumbers       = viewRef{dbPortRequests, "portreqd", "port_in_numbers"}
 )
@@ -26,6 +27,6 @@ var (
 // viewsUsed lists every view above.
 var viewsUsed = []viewRef{
 	viewAccountByAPIKey, viewAccountChildren, viewAccountDescendants, viewAccountSuperDuper, viewAccountByRealm,
-	viewRequestsByState, viewRequestsByDescendantState, viewRequestsByAuthorityState, viewRequestsByNumber, viewPortInNumbers,
+	viewRequestsByState, viewRequestsByDescendantState, viewRequestsByAuthorityState, viewRequestsByNumber, viewCompletionIntents, viewPortInNumbers,
 	viewActivePortInNumbers,
 }

@@ -184,6 +184,9 @@ func (s *Service) UpdateRequest(ctx context.Context, actor *Account, accountID, 
 		if err != nil {
 			return err
 		}
+		if err := s.guardIntent(ctx, r, ""); err != nil {
+			return err
+		}
 		if r.State != Unconfirmed && r.State != Rejected {
 			isAuth, _, err := s.actsAsAuthority(ctx, actor, r)
 			if err != nil {
@@ -241,6 +244,9 @@ func (s *Service) DeleteRequest(ctx context.Context, actor *Account, accountID, 
 	err := s.retryConflict(ctx, func() error {
 		r, err := s.requestFor(ctx, accountID, id)
 		if err != nil {
+			return err
+		}
+		if err := s.guardIntent(ctx, r, ""); err != nil {
 			return err
 		}
 		if r.State != Unconfirmed && r.State != Rejected && r.State != Canceled {

@@ -40,6 +40,9 @@ type RequestStore interface {
 	// If-None-Match, 304). The store checks the revision on every read, so
 	// the caller's copy is never stale, whichever replica wrote it.
 	GetRequestDocUnlessRev(ctx context.Context, id, rev string) (doc []byte, unchanged bool, err error)
+	// CompletionIntents lists the requests carrying a completion intent
+	// (pvt_completion): completions under way, or cut off half-done.
+	CompletionIntents(ctx context.Context) ([]string, error)
 	// ActiveHolders returns, per number, the submitted, pending or scheduled
 	// requests carrying it (Kazoo's port_in_numbers view). Requests written
 	// by Kazoo claim nothing; this is how portreqd still sees them.
@@ -148,4 +151,7 @@ type LedgerStore interface {
 	// DeleteTransaction removes t at t.Rev: the debit of a completion that
 	// lost its race. KindConflict when t changed meanwhile.
 	DeleteTransaction(ctx context.Context, t *Transaction) error
+	// GetTransaction reads transaction id of monthly database db;
+	// KindNotFound when missing.
+	GetTransaction(ctx context.Context, db, id string) (*Transaction, error)
 }

@@ -35,9 +35,13 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 		return nil, err
 	}
 	var out *Request
+	var mine string // the completion intent this call wrote, adopted on retries
 	err = s.retryConflict(ctx, func() error {
 		r, err := s.requestFor(ctx, accountID, id)
 		if err != nil {
+			return err
+		}
+		if err := s.guardIntent(ctx, r, mine); err != nil {
 			return err
 		}
 		from := r.State
@@ -85,10 +89,26 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 				return err
 			}
 		}
-		var act activation
 		if to == Completed {
-			if act, err = s.activateNumbers(ctx, &next, numbers, now); err != nil {
-				s.undoActivation(ctx, act)
+			// The saga (completion.go): intent, activation, commit.
+			in := intentOf(r)
+			if in == nil || in.Token != mine {
+				in = &completionIntent{Token: RandomID(), Started: now, Numbers: numbers, By: actor.ID}
+				if s.rules.ActivationCharge > 0 {
+					in.DebitDB = ledgerDB(r.AccountID, now)
+				}
+				held := withIntent(r, in)
+				if err := s.store.UpdateRequest(ctx, held); err != nil {
+					s.releaseNumbers(ctx, next.ID, claimed)
+					return err // a racing change won: read again
+				}
+				mine, next.Rev = in.Token, held.Rev
+			}
+			if err := s.activateNumbers(ctx, &next, in.Numbers, in.Started, in.DebitDB); err != nil {
+				if rerr := s.rollBack(ctx, withIntent(&next, in), in, true); rerr != nil {
+					s.log.Error("completion failed and its rollback too: the recovery pass will finish it", "request_id", next.ID, "error", rerr)
+				}
+				mine = ""
 				s.releaseNumbers(ctx, next.ID, claimed)
 				return err
 			}
@@ -96,6 +116,7 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 			// the numbers it ported in pvt_ported_numbers, which its
 			// _read_only block shows; portreqd keeps numbers too.
 			next.Private = next.Private.Clone()
+			delete(next.Private, intentMember)
 			if raw, ok := next.Public["numbers"]; ok {
 				next.Private["pvt_ported_numbers"] = raw
 			}
@@ -112,11 +133,12 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 		next.Transitions = append([]Transition{tr}, r.Transitions...)
 		SortTransitions(next.Transitions)
 		if err := s.store.UpdateRequest(ctx, &next); err != nil {
-			// The request's revision decides a race (complete against
-			// cancel, on another replica too): the loser takes back what
-			// it put in service and charged.
-			s.undoActivation(ctx, act)
-			s.releaseNumbers(ctx, next.ID, claimed)
+			if to != Completed {
+				s.releaseNumbers(ctx, next.ID, claimed)
+			}
+			// A completion keeps its claims and intent: on a conflict it
+			// reads again and adopts them; on any other failure (the
+			// write may even have landed) the recovery pass decides.
 			return err
 		}
 		if !to.Active() {
@@ -130,21 +152,15 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 	return out, err
 }
 
-// activation is what one completion attempt wrote: the number documents
-// it created and its debit, so that it can take them back.
-type activation struct {
-	numbers []*PhoneNumber
-	debit   *Transaction
-}
-
-// activateNumbers puts every number of r in service in r's account and
-// records the activation debit. Both are idempotent (fixed ids), so a retried
-// completion neither duplicates numbers nor charges twice. It returns what it
-// wrote, also on failure.
-func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []string, now int64) (act activation, err error) {
+// activateNumbers puts every number of r in service in r's account and,
+// when debitDB names the ledger, records the activation debit there. Both
+// are idempotent (fixed ids): a number already in service for r, or the
+// debit already written, is adopted, so a completion that retries neither
+// duplicates numbers nor charges twice. now stamps what it creates.
+func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []string, now int64, debitDB string) error {
 	existing, err := s.store.GetNumbers(ctx, numbers)
 	if err != nil {
-		return act, err
+		return err
 	}
 	ne := numberErrors{}
 	for _, n := range numbers {
@@ -153,7 +169,7 @@ func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []str
 		}
 	}
 	if err := ne.err(); err != nil {
-		return act, err
+		return err
 	}
 	for _, n := range numbers {
 		if _, ok := existing[n]; ok {
@@ -169,50 +185,32 @@ func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []str
 		if err := s.store.CreateNumber(ctx, doc); err != nil {
 			if IsKind(err, KindConflict) {
 				ne.add(n, msgExistsOnSystem)
-				return act, ne.err()
+				return ne.err()
 			}
-			return act, err
+			return err
 		}
-		act.numbers = append(act.numbers, doc)
 	}
-	if s.rules.ActivationCharge <= 0 {
-		return act, nil
+	if debitDB == "" {
+		return nil
 	}
 	t := &Transaction{
-		ID: "port_request-" + r.ID, Type: "debit", Reason: "number_activation", Code: 1003,
+		ID: debitID(r.ID), Type: "debit", Reason: "number_activation", Code: 1003,
 		Amount:      DollarsToUnits(s.rules.ActivationCharge * float64(len(numbers))),
 		Description: fmt.Sprintf("activation charges for %d ported number(s), port request %s", len(numbers), r.ID),
-		AccountID:   r.AccountID, DB: AccountDB(r.AccountID) + "-" + FromGregorian(now).Format("200601"),
-		Created: now, Modified: now, Vsn: 2,
+		AccountID:   r.AccountID, DB: debitDB, Created: now, Modified: now, Vsn: 2,
 	}
 	t.AccountDB = EncodedDB(t.DB)
 	t.Metadata.PortRequestID = r.ID
 	t.Metadata.Numbers = numbers
-	switch err := s.store.CreateTransaction(ctx, t); {
-	case err == nil:
-		act.debit = t
-	case !IsKind(err, KindConflict):
-		return act, err
+	if err := s.store.CreateTransaction(ctx, t); err != nil && !IsKind(err, KindConflict) {
+		return err
 	}
-	return act, nil
+	return nil
 }
 
-// undoActivation deletes what a completion attempt wrote, at the revisions
-// it wrote: best effort, like releasing claims. What it cannot delete (the
-// store is down, the process dies first) stays: a retried completion of the
-// same request adopts it; anything else is for an operator.
-func (s *Service) undoActivation(ctx context.Context, act activation) {
-	ctx = context.WithoutCancel(ctx)
-	for _, n := range act.numbers {
-		if err := s.store.DeleteNumber(ctx, n); err != nil {
-			s.log.Error("completion undone in part: number left in service", "number", n.Number, "error", err)
-		}
-	}
-	if act.debit != nil {
-		if err := s.store.DeleteTransaction(ctx, act.debit); err != nil {
-			s.log.Error("completion undone in part: debit left", "transaction_id", act.debit.ID, "error", err)
-		}
-	}
+// ledgerDB is the monthly database of account's transactions at now.
+func ledgerDB(account string, now int64) string {
+	return AccountDB(account) + "-" + FromGregorian(now).Format("200601")
 }
 
 // transitionExtras reads reason and the schedule from a PATCH body.

@@ -27,7 +27,12 @@ type world struct {
 
 func newWorld(t *testing.T, rules porting.Rules) *world {
 	t.Helper()
-	st := kazootest.Embedded(t)
+	return newWorldOn(t, kazootest.Embedded(t), rules)
+}
+
+// newWorldOn is newWorld on store st.
+func newWorldOn(t *testing.T, st porting.Store, rules porting.Rules) *world {
+	t.Helper()
 	w := &world{store: st}
 	w.clock.Store(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC).Unix())
 	w.svc = porting.NewService(porting.Config{
