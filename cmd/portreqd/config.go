@@ -34,6 +34,8 @@ type config struct {
 	lnpTable                  string
 	bodyTimeout               time.Duration
 	limits                    porting.Limits
+	loginRate                 float64
+	loginBurst                int
 	uploadTimeout             time.Duration
 	lnpURL                    string
 }
@@ -67,6 +69,8 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs.IntVar(&c.limits.Comments, "max-comments", porting.DefaultComments, "comments one port request may hold")
 	fs.IntVar(&c.limits.CommentBytes, "max-comment-bytes", porting.DefaultCommentBytes, "bytes of one comment's content")
 	fs.IntVar(&c.limits.Attachments, "max-attachments", porting.DefaultAttachments, "attachments one port request may hold")
+	fs.Float64Var(&c.loginRate, "login-rate", 5, "api_auth attempts per second allowed from one client address (429 beyond)")
+	fs.IntVar(&c.loginBurst, "login-burst", 20, "api_auth attempts one client address may make at once")
 	fs.DurationVar(&c.bodyTimeout, "body-timeout", time.Minute, "how long a client may take to send a JSON request (408 after)")
 	fs.DurationVar(&c.uploadTimeout, "upload-timeout", 10*time.Minute, "how long a client may take to send or receive an attachment, a logo or a letter")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
@@ -124,6 +128,9 @@ func (c *config) validate() error {
 		if l.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %d", l.flag, l.v))
 		}
+	}
+	if c.loginRate <= 0 || c.loginBurst <= 0 {
+		errs = append(errs, fmt.Errorf("--login-rate and --login-burst must be positive"))
 	}
 	if c.bodyTimeout <= 0 || c.uploadTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--body-timeout and --upload-timeout must be positive"))

@@ -105,13 +105,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	handler := api.New(api.Config{
-		LNP:            sources,
-		Timeouts:       api.Timeouts{Body: cfg.bodyTimeout, Upload: cfg.uploadTimeout},
-		Service:        svc,
-		Rows:           rows.New(rows.Config{Store: store, Service: svc, DocCacheBytes: docCache, Log: slogger}),
-		Tokens:         api.NewTokens(secret, cfg.tokenTTL, time.Now),
-		Logger:         log,
-		MaxUploadBytes: cfg.maxUploadBytes,
+		LNP:             sources,
+		Timeouts:        api.Timeouts{Body: cfg.bodyTimeout, Upload: cfg.uploadTimeout},
+		LoginsPerSecond: cfg.loginRate,
+		LoginBurst:      cfg.loginBurst,
+		Service:         svc,
+		Rows:            rows.New(rows.Config{Store: store, Service: svc, DocCacheBytes: docCache, Log: slogger}),
+		Tokens:          api.NewTokens(secret, cfg.tokenTTL, time.Now),
+		Logger:          log,
+		MaxUploadBytes:  cfg.maxUploadBytes,
 	})
 	return serve(ctx, cfg, log, handler)
 }

@@ -30,6 +30,10 @@ type Config struct {
 	HealthTimeout time.Duration
 	// Timeouts bound how long clients may take; zero members: defaults.
 	Timeouts Timeouts
+	// LoginsPerSecond and LoginBurst bound api_auth attempts per client
+	// address (defaults 5 and 20).
+	LoginsPerSecond float64
+	LoginBurst      int
 	// LNP answers portability checks (lnp_lookup), asked in order; none:
 	// every number is unknown.
 	LNP []lnp.Source
@@ -45,6 +49,7 @@ type API struct {
 	healthTimeout time.Duration
 	lnp           []lnp.Source
 	timeouts      Timeouts
+	logins        *loginLimiter
 }
 
 // Timeouts bound each request from its first byte.
@@ -70,6 +75,14 @@ func New(cfg Config) http.Handler {
 		lnp:           cfg.LNP,
 		timeouts:      cfg.Timeouts,
 	}
+	perSecond, burst := cfg.LoginsPerSecond, cfg.LoginBurst
+	if perSecond <= 0 {
+		perSecond = 5
+	}
+	if burst <= 0 {
+		burst = 20
+	}
+	a.logins = newLoginLimiter(perSecond, burst)
 	if a.timeouts.Body <= 0 {
 		a.timeouts.Body = time.Minute
 	}

@@ -63,6 +63,7 @@ var errorStatus = map[porting.Kind]int{
 	porting.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
 	porting.KindUnavailable:      http.StatusServiceUnavailable,
 	porting.KindTimeout:          http.StatusRequestTimeout,
+	porting.KindTooManyRequests:  http.StatusTooManyRequests,
 }
 
 // writeReply writes a success envelope.

@@ -130,3 +130,21 @@ func TestCompletedNumbersImmutable(t *testing.T) {
 		t.Errorf("numbers in service: %v", nums)
 	}
 }
+
+// Guessing API keys from one address is cut to the configured rate with
+// 429 and Retry-After (727 wrong keys a second went through before).
+func TestLoginRateLimit(t *testing.T) {
+	tr := newTree43(t, func(c *api.Config) { c.LoginsPerSecond, c.LoginBurst = 0.5, 3 })
+	var statuses []int
+	var retry string
+	for i := 0; i < 6; i++ {
+		resp, _ := tr.f.do(t, "PUT", "/v2/api_auth", "", fmt.Sprintf(`{"data":{"api_key":"wrong-%d"}}`, i), nil)
+		statuses = append(statuses, resp.StatusCode)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			retry = resp.Header.Get("Retry-After")
+		}
+	}
+	if fmt.Sprint(statuses) != "[401 401 401 429 429 429]" || retry == "" || retry == "0" {
+		t.Errorf("6 quick wrong keys: %v (Retry-After %q), want 3 refused as wrong, then 429 with Retry-After", statuses, retry)
+	}
+}

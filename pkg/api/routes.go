@@ -16,7 +16,7 @@ func (a *API) routes() http.Handler {
 	r.Use(a.recordRoute)
 
 	handle(r, "/healthz", http.HandlerFunc(a.health), http.MethodGet, http.MethodHead)
-	handle(r, "/v2/api_auth", a.json(a.apiAuth), http.MethodPut)
+	handle(r, "/v2/api_auth", a.limited(a.json(a.apiAuth)), http.MethodPut)
 
 	const account = "/v2/accounts/{account_id}"
 	handle(r, account, a.authed(a.getAccount), http.MethodGet)

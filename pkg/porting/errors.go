@@ -30,6 +30,7 @@ const (
 	KindUnsupportedMedia             // content type refused
 	KindUnavailable                  // the store did not answer
 	KindTimeout                      // the client did not send its request in time
+	KindTooManyRequests              // the client is over its rate
 )
 
 // Error is a domain error: a kind, a human message and optional structured
