@@ -40,6 +40,12 @@ type config struct {
 	lnpURL                    string
 }
 
+// The shortest master API key and token secret accepted at start.
+const (
+	minAPIKeyLen      = 16
+	minTokenSecretLen = 32
+)
+
 func envName(flagName string) string {
 	return "PORTREQ_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
@@ -104,6 +110,12 @@ func (c *config) validate() error {
 		errs = append(errs, errors.New("--data-dir must not be empty when --couchdb is not given"))
 	} else if c.couchdb != "" && !isCouchURL(c.couchdb) {
 		errs = append(errs, errors.New("--couchdb must be an http:// or https:// URL"))
+	}
+	if c.masterAPIKey != "" && len(c.masterAPIKey) < minAPIKeyLen {
+		errs = append(errs, fmt.Errorf("--master-api-key must be at least %d characters (it is the master's password); leave it empty to have one generated", minAPIKeyLen))
+	}
+	if c.tokenSecret != "" && len(c.tokenSecret) < minTokenSecretLen {
+		errs = append(errs, fmt.Errorf("--token-secret must be at least %d bytes (a short one is guessed from a single token), e.g. openssl rand -hex 32", minTokenSecretLen))
 	}
 	if c.tokenTTL <= 0 {
 		errs = append(errs, fmt.Errorf("--token-ttl must be positive, got %s", c.tokenTTL))

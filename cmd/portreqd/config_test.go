@@ -41,11 +41,30 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{[]string{"--couchdb", "http://x", "--log-format", "xml"}, nil, "--log-format"},
 		{nil, map[string]string{"PORTREQ_TOKEN_TTL": "forever"}, "PORTREQ_TOKEN_TTL"},
 		{[]string{"--couchdb", "http://x", "extra"}, nil, "unexpected argument"},
+		{[]string{"--master-api-key", "x"}, nil, "--master-api-key must be at least 16"},
+		{[]string{"--token-secret", "s"}, nil, "--token-secret must be at least 32 bytes"},
+		{nil, map[string]string{"PORTREQ_TOKEN_SECRET": "short-secret"}, "--token-secret must be at least 32"},
+		{[]string{"--max-numbers-per-request", "0"}, nil, "--max-numbers-per-request must be positive"},
+		{[]string{"--login-rate", "0"}, nil, "--login-rate"},
 	}
 	for _, c := range cases {
 		_, err := parseConfig("portreqd", c.args, env(c.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("args %v env %v: error %v, want it to mention %q", c.args, c.env, err, c.want)
 		}
+	}
+}
+
+// pprof's cmdline would show the key and the secret; ours does not.
+func TestRedactedArgs(t *testing.T) {
+	got := redactedArgs([]string{"portreqd", "--master-api-key", "k-0123456789abcdef", "--token-secret=s3cr3t-0123456789abcdef0123456789ab",
+		"-couchdb", "http://admin:pw@h:5984", "--listen", ":8000"})
+	for _, secret := range []string{"k-0123456789abcdef", "s3cr3t", "admin:pw"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("redactedArgs shows %q: %q", secret, got)
+		}
+	}
+	if !strings.Contains(got, ":8000") || !strings.Contains(got, "--token-secret=REDACTED") {
+		t.Errorf("redactedArgs = %q", got)
 	}
 }

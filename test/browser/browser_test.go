@@ -33,7 +33,7 @@ const (
 	chromiumPath   = "/usr/bin/chromium"
 	monsterTarball = "monster-ui-master-3c00cf7-dist.tar.gz"
 	masterAPIKey   = "browser-master-key-0123456789abcdef"
-	tokenSecret    = "browser-token-secret"
+	tokenSecret    = "browser-token-secret-0123456789abcdef"
 	// The number to port: its NPA-NXX (1 202 555) is in portreqd's sample
 	// LNP table, so lnp_lookup names its losing carrier.
 	portNumber  = "+12025550123"

@@ -105,7 +105,7 @@ func testRestartKeepsAccountsAndTokens(t *testing.T, e *env) {
 	if err := s2.stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	e.secret = "another-secret"
+	e.secret = "another-token-secret-0123456789abcdef"
 	s3 := e.start(t)
 	s3.do(t, http.MethodGet, "/v2/accounts/"+child, token, nil).expect(t, http.StatusUnauthorized)
 }

@@ -110,9 +110,9 @@ func clusterStart(t *testing.T) *clusterDeployment {
 		t.Fatalf("%s is not a cluster: GET /_membership answered %d %v", couch.MaskURL(nodes[0]), status, m)
 	}
 	d.prefix = couchdbtest.Prefix() + strings.ToLower(t.Name()) + "_"
-	secret := "e2e-cluster-secret-" + t.Name()
+	secret := "e2e-cluster-secret-0123456789abcdef-" + t.Name()
 	for i := range d.srv {
-		e := &env{kind: storeCouch, couchURL: nodes[i], prefix: d.prefix, secret: secret, apiKey: "e2e-master-key"}
+		e := &env{kind: storeCouch, couchURL: nodes[i], prefix: d.prefix, secret: secret, apiKey: "e2e-master-key-0123456789"}
 		if i == 0 {
 			clusterBootstrap(t, e)
 		}

@@ -105,8 +105,8 @@ func newEnv(t *testing.T, kind storeKind) *env {
 	t.Helper()
 	e := &env{
 		kind:   kind,
-		secret: "e2e-secret-" + t.Name(),
-		apiKey: "e2e-master-key",
+		secret: "e2e-token-secret-0123456789abcdef-" + t.Name(),
+		apiKey: "e2e-master-key-0123456789",
 	}
 	switch kind {
 	case storeCouch:
