@@ -148,3 +148,28 @@ func TestLoginRateLimit(t *testing.T) {
 		t.Errorf("6 quick wrong keys: %v (Retry-After %q), want 3 refused as wrong, then 429 with Retry-After", statuses, retry)
 	}
 }
+
+// Once submitted, the customer may add documents but not replace one the
+// authority reviews; the authority may.
+func TestSubmittedAttachmentsNotReplacedByOwner(t *testing.T) {
+	tr := newTree43(t)
+	id := tr.request(t, "docs", "+12025550381")
+	att := "/v2/accounts/" + tr.customer + "/port_requests/" + id + "/attachments"
+	put := func(token, method, path, body string, want int) {
+		t.Helper()
+		resp, raw := tr.f.do(t, method, path, token, body, map[string]string{"Content-Type": "text/plain"})
+		if resp.StatusCode != want {
+			t.Errorf("%s %s: %d %s, want %d", method, path, resp.StatusCode, raw, want)
+		}
+	}
+	put(tr.customerTok, "PUT", att+"?filename=bill.txt", "original", 201)
+	tr.call(t, "PATCH", "/v2/accounts/"+tr.customer+"/port_requests/"+id+"/submitted", tr.customerTok, "", 200)
+	put(tr.customerTok, "POST", att+"/bill.txt", "swapped", 403)
+	put(tr.customerTok, "PUT", att+"?filename=bill.txt", "swapped", 403)
+	put(tr.customerTok, "PUT", att+"?filename=csr.txt", "added", 201)
+	put(tr.resellerTok, "POST", att+"/bill.txt", "corrected by the authority", 200)
+	resp, raw := tr.f.do(t, "GET", att+"/bill.txt", tr.customerTok, "", map[string]string{"Accept": "text/plain"})
+	if resp.StatusCode != 200 || string(raw) != "corrected by the authority" {
+		t.Errorf("bill.txt: %d %q", resp.StatusCode, raw)
+	}
+}

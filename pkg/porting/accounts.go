@@ -12,6 +12,13 @@ import (
 // MasterAccountName is the name given to the account created at first start.
 const MasterAccountName = "Master Account"
 
+// MasterAccountID is the id of the master account portreqd creates: the
+// same for every process, so that several starting together on an empty
+// store (or sites that start before their first replication) make one
+// master, not one each. (An older master, Kazoo's or an earlier
+// portreqd's, still wins: the oldest super-duper root is the master.)
+const MasterAccountID = "d69b651c35fa77b0a4e2078b0d74b971"
+
 // NewAPIKey returns a random 64-hex-character API key, Kazoo's format.
 func NewAPIKey() string {
 	var b [32]byte
@@ -37,20 +44,24 @@ func (s *Service) Bootstrap(ctx context.Context, apiKey string) (acct *Account, 
 	}
 	now := s.gregorianNow()
 	master = &Account{
-		ID: s.newID(), Name: MasterAccountName, Tree: []string{}, APIKey: apiKey,
+		ID: MasterAccountID, Name: MasterAccountName, Tree: []string{}, APIKey: apiKey,
 		SuperDuperAdmin: true, PortAuthority: true, Created: now, Modified: now, Other: Fields{},
 	}
 	s.kazooAccountMembers(master, &Account{Other: Fields{}})
-	if err := s.store.CreateAccount(ctx, master); err != nil {
+	err = s.store.CreateAccount(ctx, master)
+	if err != nil && !IsKind(err, KindConflict) {
 		return nil, false, err
 	}
-	// Two replicas starting together may both create one; everyone agrees on
-	// the oldest, so read it back rather than trusting our own write.
+	made := err == nil
+	// Processes starting together on one store all create the master under
+	// MasterAccountID: one create stands, the others conflict; everyone
+	// agrees on the oldest master, so read it back rather than trusting
+	// our own write.
 	winner, err := s.store.MasterAccount(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	return winner, winner.ID == master.ID, nil
+	return winner, made && winner.ID == master.ID, nil
 }
 
 // Authenticate finds the account owning apiKey. A wrong key is

@@ -149,6 +149,17 @@ func (s *Service) PutAttachment(ctx context.Context, actor *Account, accountID, 
 		if err := s.checkAttachments(r, name); err != nil {
 			return err
 		}
+		if _, replacing := r.Attachments[name]; replacing && r.State != Unconfirmed && r.State != Rejected {
+			// Submitted documents are what the authority reviews: only it
+			// may replace them (deleting them is refused to everyone).
+			isAuth, _, err := s.actsAsAuthority(ctx, actor, r)
+			if err != nil {
+				return err
+			}
+			if !isAuth {
+				return Forbidden("the documents of a " + string(r.State) + " port request may be replaced by the port authority only; upload a new one under another name")
+			}
+		}
 		body, err := u.Open()
 		if err != nil {
 			return err

@@ -2,6 +2,8 @@ package porting_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,4 +157,60 @@ func ledgerDBs(w *world, account string) []string {
 		out = append(out, porting.AccountDB(account)+"-"+time.Unix(now-back, 0).UTC().Format("200601"))
 	}
 	return out
+}
+
+// Processes starting together on an empty store make one master between
+// them (each made its own before): one reports it created it, all name it.
+func TestOneMasterWhenStartingTogether(t *testing.T) {
+	for name, st := range map[string]func(t *testing.T) porting.Store{
+		"embedded": func(t *testing.T) porting.Store { return kazootest.Embedded(t) },
+		"couchdb":  func(t *testing.T) porting.Store { return kazootest.Couch(t, couchdbtest.URL(t), couchdbtest.Prefix()) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := st(t)
+			const n = 6
+			ids := make([]string, n)
+			created := make([]bool, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					svc := porting.NewService(porting.Config{Store: store})
+					m, c, err := svc.Bootstrap(context.Background(), fmt.Sprintf("master-key-%02d-0123456789", i))
+					if err == nil {
+						ids[i], created[i] = m.ID, c
+					}
+					errs[i] = err
+				}()
+			}
+			wg.Wait()
+			makers := 0
+			for i := range n {
+				if errs[i] != nil {
+					t.Fatalf("Bootstrap %d: %v", i, errs[i])
+				}
+				if ids[i] != ids[0] {
+					t.Errorf("Bootstrap %d names master %s, 0 names %s", i, ids[i], ids[0])
+				}
+				if created[i] {
+					makers++
+				}
+			}
+			if makers != 1 {
+				t.Errorf("%d processes report creating the master, want 1", makers)
+			}
+			// One master document: exactly one of the keys logs in.
+			logins := 0
+			for i := range n {
+				if _, err := store.AccountByAPIKey(context.Background(), fmt.Sprintf("master-key-%02d-0123456789", i)); err == nil {
+					logins++
+				}
+			}
+			if logins != 1 {
+				t.Errorf("%d of the processes' keys log in as the master, want 1 (one master document)", logins)
+			}
+		})
+	}
 }
