@@ -10,9 +10,9 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/portreqd/portreqd/pkg/porting"
-	"github.com/portreqd/portreqd/pkg/rawjson"
 )
 
 // call is one request as a handler sees it.
@@ -165,10 +165,14 @@ func (c *call) readBody() (porting.Fields, error) {
 		}
 		return nil, porting.Wrap(porting.KindInvalidJSON, "invalid json", err)
 	}
-	// Bytes that are not UTF-8 become U+FFFD, one for each, as encoding/json
-	// decodes them: raw members are stored and answered as sent, and an
-	// answer must be UTF-8 (CouchDB refuses such documents outright).
-	raw = rawjson.ValidUTF8(bytes.TrimSpace(raw))
+	// Bytes that are not UTF-8 are refused: raw members are stored and
+	// answered as sent, and every answer, every listing others read, must
+	// be UTF-8 (CouchDB refuses such documents outright).
+	raw = bytes.TrimSpace(raw)
+	if !utf8.Valid(raw) {
+		c.body = nil
+		return nil, porting.InvalidJSON("the body is not valid UTF-8")
+	}
 	c.body = porting.Fields{}
 	if len(raw) == 0 {
 		return c.body, nil

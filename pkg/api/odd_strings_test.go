@@ -28,6 +28,10 @@ func TestOddStringsThroughTheAPI(t *testing.T) {
 	}
 	for i, s := range odd {
 		t.Run(fmt.Sprintf("%d", i), func(t *testing.T) {
+			if !utf8.ValidString(s) {
+				refusedNotUTF8(t, f, s)
+				return
+			}
 			want := decoded(t, s)
 			// An account named s, below the master account.
 			acct := strictGet(t, f, http.MethodPut, "/v2/accounts/"+f.masterID, `{"data":{"name":`+sent(s)+`}}`)
@@ -104,6 +108,29 @@ func TestOddStringsThroughTheAPI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// refusedNotUTF8 checks that a body or a file name that is not UTF-8 is
+// refused with 400, and nothing is made of it (stored as sent, it made the
+// reseller's and the master's listings unparseable for strict clients).
+func refusedNotUTF8(t *testing.T, f *fixture, s string) {
+	t.Helper()
+	for _, c := range []struct{ method, path, body string }{
+		{http.MethodPut, "/v2/accounts/" + f.masterID, `{"data":{"name":` + sent(s) + `}}`},
+		{http.MethodPut, "/v2/accounts/" + f.masterID + "/port_requests", `{"data":{"name":` + sent(s) + `,"numbers":{"+13125559999":{}}}}`},
+		{http.MethodPost, "/v2/accounts/" + f.masterID, `{"data":{` + sent("k "+s) + `:1}}`},
+	} {
+		resp, raw := f.do(t, c.method, c.path, f.token, c.body, nil)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(raw), "UTF-8") {
+			t.Errorf("%s %s with %q: %s %.300s, want 400 naming UTF-8", c.method, c.path, s, resp.Status, raw)
+		}
+	}
+	children, _ := strictGet(t, f, http.MethodGet, "/v2/accounts/"+f.masterID+"/children", "")["data"].([]any)
+	for _, a := range children {
+		if name, _ := a.(map[string]any)["name"].(string); strings.Contains(name, "\ufffd") {
+			t.Errorf("an account was made of %q: %q", s, name)
+		}
 	}
 }
 

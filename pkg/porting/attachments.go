@@ -9,8 +9,7 @@ import (
 	"io"
 	"strings"
 	"unicode"
-
-	"github.com/portreqd/portreqd/pkg/rawjson"
+	"unicode/utf8"
 )
 
 // AttachmentTypes are the content types an attachment may have.
@@ -31,11 +30,14 @@ type Upload struct {
 }
 
 // AttachmentName applies Kazoo's naming: a generated name when none is
-// given, and ".pdf" appended to a PDF's name that lacks it. Bytes that are
-// not UTF-8 become U+FFFD, as in JSON bodies: the name is a member name of
-// the stored document, and stores refuse names that are not UTF-8.
+// given, and ".pdf" appended to a PDF's name that lacks it. A name that is
+// not UTF-8 is refused, as JSON bodies are: it is a member name of the
+// stored document, and stores refuse names that are not UTF-8.
 func AttachmentName(name, contentType string, now int64) (string, error) {
-	name = strings.TrimSpace(string(rawjson.ValidUTF8([]byte(name))))
+	if !utf8.ValidString(name) {
+		return "", ValidationError("filename", "pattern", "file names must be UTF-8", nil)
+	}
+	name = strings.TrimSpace(name)
 	if name == "" {
 		name = fmt.Sprintf("uploaded_file_%d", now)
 	}

@@ -113,7 +113,6 @@ func TestAttachmentName(t *testing.T) {
 		{"file.PDF", "application/x-pdf", "file.PDF"},
 		{"notes.txt", "text/plain", "notes.txt"},
 		{"", "application/pdf", "uploaded_file_63000000000.pdf"},
-		{"bad\xffname\xed\xa0\x80", "text/plain", "bad\ufffdname\ufffd\ufffd\ufffd"},
 		{" spaced name\u2029", "text/plain", "spaced name"},
 	}
 	for _, c := range cases {
@@ -122,7 +121,7 @@ func TestAttachmentName(t *testing.T) {
 			t.Errorf("AttachmentName(%q, %q) = %q, %v", c.name, c.ct, got, err)
 		}
 	}
-	for _, bad := range []string{"_design", "a/b", "x\ny", "x\ty", ".", "..", "invoice\u202Efdp.exe", "a\u2066b", "c\x7fd"} {
+	for _, bad := range []string{"_design", "a/b", "x\ny", "x\ty", ".", "..", "invoice\u202Efdp.exe", "a\u2066b", "c\x7fd", "bad\xffname", "surrogate\xed\xa0\x80"} {
 		if _, err := AttachmentName(bad, "text/plain", 1); KindOf(err) != KindValidation {
 			t.Errorf("AttachmentName(%q) accepted", bad)
 		}

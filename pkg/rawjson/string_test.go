@@ -2,10 +2,8 @@ package rawjson
 
 import (
 	"encoding/json"
-	"maps"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 // oddStrings are ids and names a Kazoo database may hold: control
@@ -82,24 +80,3 @@ func BenchmarkAppendString(b *testing.B) {
 	}
 }
 
-// TestValidUTF8 checks that a text made valid decodes as encoding/json
-// decodes the original.
-func TestValidUTF8(t *testing.T) {
-	for _, s := range oddStrings {
-		quoted := `{"k` + s + `":"` + s + `"}`
-		if strings.ContainsAny(s, "\"\\\x00\x01\x1f\t\n\r\b\f") {
-			continue // not a JSON text when pasted raw
-		}
-		var want, got map[string]string
-		if err := json.Unmarshal([]byte(quoted), &want); err != nil {
-			t.Fatalf("%q: %v", quoted, err)
-		}
-		fixed := ValidUTF8([]byte(quoted))
-		if !utf8.Valid(fixed) {
-			t.Errorf("ValidUTF8(%q) = %q, not UTF-8", quoted, fixed)
-		}
-		if err := json.Unmarshal(fixed, &got); err != nil || !maps.Equal(got, want) {
-			t.Errorf("ValidUTF8(%q) = %q decodes to %q (%v), want %q", quoted, fixed, got, err, want)
-		}
-	}
-}
