@@ -79,4 +79,3 @@ func BenchmarkAppendString(b *testing.B) {
 		})
 	}
 }
-
