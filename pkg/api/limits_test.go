@@ -173,3 +173,13 @@ func TestSubmittedAttachmentsNotReplacedByOwner(t *testing.T) {
 		t.Errorf("bill.txt: %d %q", resp.StatusCode, raw)
 	}
 }
+
+// A client echoing its account as it read it (Monster UI's myaccount app
+// saves ui_restrictions so) changes nothing of port_authority and is not
+// refused for naming it.
+func TestAccountEchoKeepsAuthorityFlag(t *testing.T) {
+	tr := newTree43(t)
+	d := tr.call(t, "GET", "/v2/accounts/"+tr.customer, tr.customerTok, "", 200)["data"].(map[string]any)
+	d["ui_restrictions"] = map[string]any{"myaccount": map[string]any{"user": map[string]any{"show_tab": true}}}
+	tr.call(t, "POST", "/v2/accounts/"+tr.customer, tr.customerTok, `{"data":`+mustJSON(t, d)+`}`, 200)
+}

@@ -158,19 +158,19 @@ func (s *Service) UpdateAccount(ctx context.Context, actor *Account, id string, 
 		return nil, err
 	}
 	var updated *Account
-	if authority != nil {
-		if err := s.mayMakeAuthorities(ctx, actor); err != nil {
-			return nil, err
-		}
-	}
 	err = s.retryConflict(ctx, func() error {
 		a, err := s.store.GetAccount(ctx, id)
 		if err != nil {
 			return err
 		}
 		if authority != nil && *authority != a.PortAuthority {
+			// An echo of the flag as it is changes nothing; a change is
+			// for an authority above the account.
 			if !a.HasAncestor(actor.ID) {
 				return Forbidden("only an ancestor account may change port_authority")
+			}
+			if err := s.mayMakeAuthorities(ctx, actor); err != nil {
+				return err
 			}
 			a.PortAuthority = *authority
 		}
