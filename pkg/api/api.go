@@ -6,6 +6,7 @@ package api
 
 import (
 	"net/http"
+	"runtime"
 	"time"
 
 	"go.uber.org/zap"
@@ -50,6 +51,8 @@ type API struct {
 	lnp           []lnp.Source
 	timeouts      Timeouts
 	logins        *loginLimiter
+	renders       slots // LOAs rendered at once
+	uploads       slots // attachments spooled at once
 }
 
 // Timeouts bound each request from its first byte.
@@ -83,6 +86,8 @@ func New(cfg Config) http.Handler {
 		burst = 20
 	}
 	a.logins = newLoginLimiter(perSecond, burst)
+	a.renders = newSlots(max(2, runtime.NumCPU()))
+	a.uploads = newSlots(32)
 	if a.timeouts.Body <= 0 {
 		a.timeouts.Body = time.Minute
 	}

@@ -38,6 +38,11 @@ func (a *API) storeAttachment(c *call, replace bool) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	release, err := a.uploads.acquire(c.r.Context())
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	ct, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
 	if ct == "" {
 		ct = "application/octet-stream"

@@ -28,7 +28,12 @@ func (a *API) getLOA(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	release, err := a.renders.acquire(c.r.Context())
+	if err != nil {
+		return nil, err
+	}
 	pdf, err := loa.Render(loaInput(d))
+	release()
 	if err != nil {
 		return nil, err
 	}
