@@ -72,3 +72,60 @@ func testCompleteRacingCancel(t *testing.T, e *env) {
 	}
 	t.Logf("outcomes over %d rounds: %v", rounds, outcomes)
 }
+
+// TestCompleteRacingNumberEdit races the authority's completion of a
+// pending request against an edit swapping its number (on CouchDB through
+// two replicas). Whatever the order, a number is in service iff it is on
+// the completed request: before, 17 of 20 races left a number in service
+// on no request.
+func TestCompleteRacingNumberEdit(t *testing.T) { forEachStore(t, testCompleteRacingNumberEdit) }
+
+func testCompleteRacingNumberEdit(t *testing.T, e *env) {
+	s1 := e.start(t)
+	s2 := s1
+	if e.kind == storeCouch {
+		s2 = e.start(t)
+	}
+	mtok, master := s1.login(t, e.apiKey)
+	tok, acct := s1.customer(t, mtok, master, "Race Edit")
+	base := "/v2/accounts/" + acct + "/port_requests/"
+	const rounds = 10
+	for round := range rounds {
+		before, after := fmt.Sprintf("+1617556%04d", 2*round), fmt.Sprintf("+1617556%04d", 2*round+1)
+		id := s1.createRequest(t, tok, acct, fmt.Sprintf("edit race %d", round), before)
+		s1.do(t, "PATCH", base+id+"/submitted", tok, nil).expect(t, 200)
+		s1.do(t, "PATCH", base+id+"/pending", mtok, nil).expect(t, 200)
+		var wg sync.WaitGroup
+		answers := make([]*response, 2)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			answers[0] = s1.do(t, "PATCH", base+id+"/completed", mtok, nil)
+		}()
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(round%3) * 3 * time.Millisecond)
+			answers[1] = s2.do(t, "POST", base+id, mtok, map[string]any{"data": map[string]any{
+				"name": fmt.Sprintf("edit race %d", round), "numbers": map[string]any{after: map[string]any{}}}})
+		}()
+		wg.Wait()
+		if answers[0].Status != 200 {
+			t.Errorf("round %d: completion answered %d %s", round, answers[0].Status, answers[0].Raw)
+		}
+		// The edit lands before the completion, or is refused after it
+		// (a completed request's numbers cannot change).
+		if a := answers[1]; a.Status != 200 && a.Status != 400 && a.Status != 409 {
+			t.Errorf("round %d: edit answered %d %s", round, a.Status, a.Raw)
+		}
+		got := s2.do(t, "GET", base+id, tok, nil).expect(t, 200).data()
+		nums, _ := got["numbers"].(map[string]any)
+		nums2, _ := s1.do(t, "GET", "/v2/accounts/"+acct+"/phone_numbers", tok, nil).expect(t, 200).data()["numbers"].(map[string]any)
+		for _, n := range []string{before, after} {
+			_, onRequest := nums[n]
+			_, inService := nums2[n]
+			if onRequest != inService || (got["port_state"] != "completed" && inService) {
+				t.Errorf("round %d: %s on the %v request %v, in service %v", round, n, got["port_state"], onRequest, inService)
+			}
+		}
+	}
+}
