@@ -70,13 +70,20 @@ func (s *Service) stampComment(m map[string]json.RawMessage, actor *Account) {
 // Comments is the comments of request id that actor may read (GET
 // …/comments).
 func (s *Service) Comments(ctx context.Context, actor *Account, accountID, id string) ([]json.RawMessage, error) {
+	_, list, err := s.visibleComments(ctx, actor, accountID, id)
+	return list, err
+}
+
+// visibleComments reads request id for actor with the comments actor may
+// read, as stored.
+func (s *Service) visibleComments(ctx context.Context, actor *Account, accountID, id string) (*Request, []json.RawMessage, error) {
 	r, err := s.GetRequest(ctx, actor, accountID, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sees, err := s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := []json.RawMessage{}
 	for _, c := range r.comments() {
@@ -84,7 +91,7 @@ func (s *Service) Comments(ctx context.Context, actor *Account, accountID, id st
 			out = append(out, c)
 		}
 	}
-	return out, nil
+	return r, out, nil
 }
 
 // DeleteComment removes the comment at index (counting the comments actor

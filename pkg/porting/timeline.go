@@ -12,11 +12,7 @@ import (
 // with Kazoo 4.0's superduper_comment read as is_private; transitions as
 // stored, typed "transition".
 func (s *Service) Timeline(ctx context.Context, actor *Account, accountID, id string) ([]json.RawMessage, error) {
-	r, err := s.GetRequest(ctx, actor, accountID, id)
-	if err != nil {
-		return nil, err
-	}
-	sees, err := s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
+	r, comments, err := s.visibleComments(ctx, actor, accountID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -26,10 +22,7 @@ func (s *Service) Timeline(ctx context.Context, actor *Account, accountID, id st
 		raw        json.RawMessage
 	}
 	var entries []entry
-	for _, c := range r.comments() {
-		if privateComment(c) && !sees {
-			continue
-		}
+	for _, c := range comments {
 		m, ok := object(c)
 		if !ok {
 			continue
