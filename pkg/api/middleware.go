@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,8 +21,9 @@ type requestInfo struct {
 	token   string
 	account string
 	err     error
-	// readBy is when the request's body must have arrived (see deadlines).
-	readBy time.Time
+	// start is when the request arrived; readBy when its body must have
+	// (see setDeadlines).
+	start, readBy time.Time
 }
 
 type ctxKey struct{}
@@ -108,11 +108,8 @@ func (a *API) outer(next http.Handler) http.Handler {
 		h.Set("X-Request-ID", info.id)
 		h.Set("X-Content-Type-Options", "nosniff")
 		setCORS(h)
-		read, write := a.deadlines(r)
-		info.readBy = start.Add(read)
-		rc := http.NewResponseController(rec)
-		_ = rc.SetReadDeadline(info.readBy)
-		_ = rc.SetWriteDeadline(start.Add(write))
+		info.start = start
+		a.setDeadlines(rec, info, a.timeouts.Body)
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -195,16 +192,24 @@ func setCORS(h http.Header) {
 	}
 }
 
-// deadlines are how long a request's body may take to arrive and its
-// answer to leave: a client that sends or reads slowly is cut off instead
-// of holding a connection (and a file descriptor) for ever. Uploads and
-// downloads (attachments, logos, letters) get the long read; every answer
-// may take Answer more.
-func (a *API) deadlines(r *http.Request) (read, write time.Duration) {
-	stream := strings.Contains(r.URL.Path, "/attachments") || strings.HasSuffix(r.URL.Path, "/loa_logo") || strings.HasSuffix(r.URL.Path, "/loa")
-	read = a.timeouts.Body
-	if stream {
-		read = a.timeouts.Upload
-	}
-	return read, read + a.timeouts.Answer // time to answer once the body is in
+// setDeadlines bounds how long, from its first byte, a request's body may
+// take to arrive (read) and its answer to leave (read plus Answer): a
+// client that sends or reads slowly is cut off instead of holding a
+// connection (and a file descriptor) for ever.
+func (a *API) setDeadlines(w http.ResponseWriter, info *requestInfo, read time.Duration) {
+	info.readBy = info.start.Add(read)
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(info.readBy)
+	_ = rc.SetWriteDeadline(info.readBy.Add(a.timeouts.Answer))
+}
+
+// streaming gives a route that moves a file (an attachment, a logo, a
+// letter) the long deadline, Timeouts.Upload, instead of a JSON body's.
+func (a *API) streaming(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info := infoFrom(r); info != nil {
+			a.setDeadlines(w, info, a.timeouts.Upload)
+		}
+		h.ServeHTTP(w, r)
+	})
 }

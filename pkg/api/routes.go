@@ -26,7 +26,7 @@ func (a *API) routes() http.Handler {
 	handle(r, account+"/descendants", a.authed(a.listDescendants), http.MethodGet)
 	handle(r, account+"/api_key", a.authed(a.getAPIKey), http.MethodGet)
 	handle(r, account+"/phone_numbers", a.authed(a.phoneNumbers), http.MethodGet)
-	handle(r, account+"/loa_logo", a.authed(a.putLOALogo), http.MethodPut)
+	handle(r, account+"/loa_logo", a.streaming(a.authed(a.putLOALogo)), http.MethodPut)
 
 	const (
 		id    = "/{request_id}"
@@ -44,11 +44,11 @@ func (a *API) routes() http.Handler {
 	handle(r, requests+id, a.authed(a.deleteRequest), http.MethodDelete)
 	handle(r, requests+id+to, a.authed(a.transition), http.MethodPatch)
 	handle(r, requests+id+"/attachments", a.authed(a.listAttachments), http.MethodGet)
-	handle(r, requests+id+"/attachments", a.authed(a.putAttachment), http.MethodPut)
-	handle(r, requests+id+"/attachments/{name}", a.download(a.getAttachment), http.MethodGet)
-	handle(r, requests+id+"/attachments/{name}", a.authed(a.replaceAttachment), http.MethodPost)
+	handle(r, requests+id+"/attachments", a.streaming(a.authed(a.putAttachment)), http.MethodPut)
+	handle(r, requests+id+"/attachments/{name}", a.streaming(a.download(a.getAttachment)), http.MethodGet)
+	handle(r, requests+id+"/attachments/{name}", a.streaming(a.authed(a.replaceAttachment)), http.MethodPost)
 	handle(r, requests+id+"/attachments/{name}", a.authed(a.deleteAttachment), http.MethodDelete)
-	handle(r, requests+id+"/loa", a.download(a.getLOA), http.MethodGet)
+	handle(r, requests+id+"/loa", a.streaming(a.download(a.getLOA)), http.MethodGet)
 	handle(r, requests+id+"/timeline", a.authed(a.timeline), http.MethodGet)
 	handle(r, requests+id+"/comments", a.authed(a.listComments), http.MethodGet)
 	handle(r, requests+id+"/comments", a.authed(a.addComments), http.MethodPut)

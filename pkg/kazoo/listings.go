@@ -188,8 +188,5 @@ func (s *Store) CompletionIntents(ctx context.Context) ([]string, error) {
 		ids = append(ids, r.ID)
 		return nil
 	})
-	if isNotFound(err) {
-		return nil, nil
-	}
 	return ids, err
 }

@@ -250,7 +250,7 @@ func databases(ctx context.Context, from porting.RawStore) ([]string, error) {
 		}
 		for _, t := range r.Transitions {
 			if t.Transition.New == porting.Completed && r.AccountID != "" {
-				found[porting.AccountDB(r.AccountID)+"-"+porting.FromGregorian(t.Timestamp).Format("200601")] = true
+				found[porting.LedgerDB(r.AccountID, t.Timestamp)] = true
 			}
 		}
 		return nil

@@ -24,13 +24,13 @@ func (s *Service) AddComments(ctx context.Context, actor *Account, accountID, id
 	add := make([]json.RawMessage, len(sent))
 	privileged := false
 	for i, c := range sent {
-		m, ok := object(c)
+		m, ok := asObject(c)
 		if !ok {
 			return nil, ValidationError("comments."+strconv.Itoa(i), "type", "Value did not match type(s): object", nil)
 		}
-		privileged = privileged || privateComment(c) || string(m["action_required"]) == "true"
+		privileged = privileged || privateComment(c) || m.Bool("action_required")
 		s.stampComment(m, actor)
-		add[i] = mustMarshal(m)
+		add[i] = m.JSON()
 	}
 	var checked bool
 	return s.editComments(ctx, accountID, id, func(r *Request, cs []json.RawMessage) ([]json.RawMessage, error) {
@@ -49,21 +49,19 @@ func (s *Service) AddComments(ctx context.Context, actor *Account, accountID, id
 }
 
 // stampComment sets the members Kazoo 4.3 sets on a new comment.
-func (s *Service) stampComment(m map[string]json.RawMessage, actor *Account) {
-	m["account_id"] = mustMarshal(actor.ID)
-	var author string
-	if json.Unmarshal(m["author"], &author) != nil || strings.TrimSpace(author) == "" {
-		m["author"] = mustMarshal(actor.Name)
+func (s *Service) stampComment(m Fields, actor *Account) {
+	m.Set("account_id", actor.ID)
+	if strings.TrimSpace(m.String("author")) == "" {
+		m.Set("author", actor.Name)
 	}
-	var ts float64
-	if json.Unmarshal(m["timestamp"], &ts) != nil || ts <= 0 {
-		m["timestamp"] = mustMarshal(s.gregorianNow())
+	if m.Number("timestamp") <= 0 {
+		m.Set("timestamp", s.gregorianNow())
 	}
 	if _, ok := m["is_private"]; !ok {
-		m["is_private"] = json.RawMessage(boolJSON(string(m["superduper_comment"]) == "true"))
+		m.Set("is_private", m.Bool("superduper_comment"))
 	}
 	if _, ok := m["action_required"]; !ok {
-		m["action_required"] = json.RawMessage("false")
+		m.Set("action_required", false)
 	}
 }
 
@@ -115,9 +113,8 @@ func (s *Service) DeleteComment(ctx context.Context, actor *Account, accountID, 
 		if i < 0 || i >= len(cs) {
 			return nil, NotFound(index)
 		}
-		if m, ok := object(cs[i]); ok {
-			var writer string
-			if json.Unmarshal(m["account_id"], &writer) == nil && writer != "" && writer != actor.ID {
+		if m, ok := asObject(cs[i]); ok {
+			if writer := m.String("account_id"); writer != "" && writer != actor.ID {
 				sees, err := s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
 				if err != nil {
 					return nil, err

@@ -110,20 +110,18 @@ func (s *Service) mergeComments(ctx context.Context, actor *Account, r *Request,
 	}
 	var latest float64
 	for _, c := range stored {
-		if m, ok := object(c); ok {
-			latest = max(latest, floatMember(m, "timestamp"))
-		}
+		latest = max(latest, commentTime(c))
 	}
 	merged := append([]json.RawMessage{}, stored...)
 	privileged := false
 	for _, c := range sent {
-		m, ok := object(c)
-		if !ok || floatMember(m, "timestamp") <= latest {
+		m, ok := asObject(c)
+		if !ok || m.Number("timestamp") <= latest {
 			continue // one of the stored comments, as the client last saw it
 		}
-		privileged = privileged || privateComment(c) || string(m["action_required"]) == "true"
+		privileged = privileged || privateComment(c) || m.Bool("action_required")
 		s.stampComment(m, actor)
-		merged = append(merged, mustMarshal(m))
+		merged = append(merged, m.JSON())
 	}
 	if privileged {
 		sees, err := s.SeesPrivateComments(ctx, actor, r.AccountID, r.DocAuthority())
@@ -140,23 +138,19 @@ func (s *Service) mergeComments(ctx context.Context, actor *Account, r *Request,
 	return out, nil
 }
 
-func floatMember(m map[string]json.RawMessage, key string) float64 {
-	var f float64
-	_ = json.Unmarshal(m[key], &f)
-	return f
-}
-
 // sortComments orders comments oldest first by timestamp; comments of one
 // timestamp (or none) keep their order.
 func sortComments(list []json.RawMessage) {
-	ts := func(c json.RawMessage) float64 {
-		var m struct {
-			Timestamp float64 `json:"timestamp"`
-		}
-		_ = json.Unmarshal(c, &m)
-		return m.Timestamp
+	sort.SliceStable(list, func(i, j int) bool { return commentTime(list[i]) < commentTime(list[j]) })
+}
+
+// commentTime is comment c's timestamp, 0 when it has none.
+func commentTime(c json.RawMessage) float64 {
+	var m struct {
+		Timestamp float64 `json:"timestamp"`
 	}
-	sort.SliceStable(list, func(i, j int) bool { return ts(list[i]) < ts(list[j]) })
+	_ = json.Unmarshal(c, &m)
+	return m.Timestamp
 }
 
 // visibleCommentIndex is the index in r's comments of the i-th comment

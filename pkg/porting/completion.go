@@ -46,6 +46,12 @@ type completionIntent struct {
 	RollingBack bool     `json:"rolling_back,omitempty"`
 }
 
+// live tells whether the intent's completer may still be at work at now:
+// it is younger than completionGrace and nobody has taken it over.
+func (in *completionIntent) live(now int64) bool {
+	return now-in.Started < completionGrace && !in.RollingBack
+}
+
 // intentOf returns r's completion intent, nil when it has none.
 func intentOf(r *Request) *completionIntent {
 	raw, ok := r.Private[intentMember]
@@ -88,8 +94,7 @@ func (s *Service) guardIntent(ctx context.Context, r *Request, mine string) erro
 	if in == nil || (mine != "" && in.Token == mine) {
 		return nil
 	}
-	now := s.gregorianNow()
-	if now-in.Started < completionGrace && !in.RollingBack {
+	if now := s.gregorianNow(); in.live(now) {
 		return busyError(in, now)
 	}
 	if err := s.rollBack(ctx, r, in, false); err != nil {
@@ -180,7 +185,7 @@ func (s *Service) RecoverCompletions(ctx context.Context) (int, error) {
 			return n, err
 		}
 		in := intentOf(r)
-		if in == nil || (s.gregorianNow()-in.Started < completionGrace && !in.RollingBack) {
+		if in == nil || in.live(s.gregorianNow()) {
 			continue
 		}
 		switch err := s.rollBack(ctx, r, in, false); {

@@ -151,12 +151,8 @@ func testCompletionCutOff(t *testing.T, st porting.Store) {
 
 // ledgerDBs are the monthly ledgers the world's clock has passed through.
 func ledgerDBs(w *world, account string) []string {
-	now := w.clock.Load()
-	var out []string
-	for _, back := range []int64{0, 40 * 86400} {
-		out = append(out, porting.AccountDB(account)+"-"+time.Unix(now-back, 0).UTC().Format("200601"))
-	}
-	return out
+	now := porting.Gregorian(time.Unix(w.clock.Load(), 0))
+	return []string{porting.LedgerDB(account, now), porting.LedgerDB(account, now-40*86400)}
 }
 
 // Processes starting together on an empty store make one master between

@@ -107,3 +107,32 @@ func (f *Fields) UnmarshalRaw(raw json.RawMessage) error {
 	}
 	return json.Unmarshal(raw, f)
 }
+
+// asObject decodes raw as a JSON object; false when it is not one.
+func asObject(raw json.RawMessage) (Fields, bool) {
+	if jsonType(raw) != "object" {
+		return nil, false
+	}
+	var f Fields
+	if json.Unmarshal(raw, &f) != nil || f == nil {
+		return nil, false
+	}
+	return f, true
+}
+
+// Number returns the member key as a number, 0 when absent or not one.
+func (f Fields) Number(key string) float64 {
+	var n float64
+	_ = json.Unmarshal(f[key], &n)
+	return n
+}
+
+// JSON encodes f. Its members are raw JSON that came out of a decoder or
+// an encoder, so encoding cannot fail.
+func (f Fields) JSON() json.RawMessage {
+	b, err := json.Marshal(map[string]json.RawMessage(f))
+	if err != nil {
+		panic("porting: encode fields: " + err.Error())
+	}
+	return b
+}

@@ -23,14 +23,14 @@ func (s *Service) Timeline(ctx context.Context, actor *Account, accountID, id st
 	}
 	var entries []entry
 	for _, c := range comments {
-		m, ok := object(c)
+		m, ok := asObject(c)
 		if !ok {
 			continue
 		}
 		if _, has := m["is_private"]; !has {
-			m["is_private"] = json.RawMessage(boolJSON(privateComment(c)))
+			m.Set("is_private", privateComment(c))
 		}
-		entries = append(entries, entry{ts: int64Member(m, "timestamp"), raw: mustMarshal(m)})
+		entries = append(entries, entry{ts: int64(m.Number("timestamp")), raw: m.JSON()})
 	}
 	for i := len(r.Transitions) - 1; i >= 0; i-- { // stored newest first
 		t := r.Transitions[i]
@@ -38,14 +38,14 @@ func (s *Service) Timeline(ctx context.Context, actor *Account, accountID, id st
 		if err != nil {
 			return nil, Wrap(KindInternal, "encode transition", err)
 		}
-		m, ok := object(b)
+		m, ok := asObject(b)
 		if !ok {
 			continue
 		}
-		if _, has := m["type"]; !has || string(m["type"]) == `""` {
-			m["type"] = json.RawMessage(`"transition"`)
+		if m.String("type") == "" {
+			m.Set("type", "transition")
 		}
-		entries = append(entries, entry{ts: t.Timestamp, transition: true, raw: mustMarshal(m)})
+		entries = append(entries, entry{ts: t.Timestamp, transition: true, raw: m.JSON()})
 	}
 	sort.SliceStable(entries, func(i, j int) bool {
 		if entries[i].ts != entries[j].ts {
@@ -103,56 +103,31 @@ func (s *Service) LastSubmitted(ctx context.Context, actor *Account, accountID s
 		if err != nil {
 			return nil, Wrap(KindInternal, "encode transition", err)
 		}
-		m, ok := object(b)
+		m, ok := asObject(b)
 		if !ok {
 			continue
 		}
 		withSubmitter(m, latest)
-		out = append(out, mustMarshal(map[string]any{"id": r.ID, "transition": m}))
+		entry := Fields{"transition": m.JSON()}
+		entry.Set("id", r.ID)
+		out = append(out, entry.JSON())
 	}
 	return out, nil
 }
 
 // withSubmitter gives transition m an authorization.user when it has
 // none: the submitting account's name as first_name.
-func withSubmitter(m map[string]json.RawMessage, t *Transition) {
-	auth, _ := object(m["authorization"])
-	if auth == nil {
-		auth = map[string]json.RawMessage{}
+func withSubmitter(m Fields, t *Transition) {
+	auth, ok := asObject(m["authorization"])
+	if !ok {
+		auth = Fields{}
 	}
-	if user, ok := object(auth["user"]); ok && user != nil {
+	if _, ok := asObject(auth["user"]); ok {
 		return
 	}
-	auth["user"] = mustMarshal(map[string]string{"first_name": t.Authorization.Account.Name, "last_name": ""})
-	m["authorization"] = mustMarshal(auth)
-}
-
-// object decodes a JSON object, keeping its members raw.
-func object(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil || m == nil {
-		return nil, false
-	}
-	return m, true
-}
-
-func int64Member(m map[string]json.RawMessage, key string) int64 {
-	var f float64
-	_ = json.Unmarshal(m[key], &f)
-	return int64(f)
-}
-
-func boolJSON(b bool) string {
-	if b {
-		return "true"
-	}
-	return "false"
-}
-
-func mustMarshal(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // maps of raw JSON and strings always encode
-	}
-	return b
+	user := Fields{}
+	user.Set("first_name", t.Authorization.Account.Name)
+	user.Set("last_name", "")
+	auth["user"] = user.JSON()
+	m["authorization"] = auth.JSON()
 }

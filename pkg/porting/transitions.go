@@ -95,7 +95,7 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 			if in == nil || in.Token != mine {
 				in = &completionIntent{Token: RandomID(), Started: now, Numbers: numbers, By: actor.ID}
 				if s.rules.ActivationCharge > 0 {
-					in.DebitDB = ledgerDB(r.AccountID, now)
+					in.DebitDB = LedgerDB(r.AccountID, now)
 				}
 				held := withIntent(r, in)
 				if err := s.store.UpdateRequest(ctx, held); err != nil {
@@ -208,8 +208,9 @@ func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []str
 	return nil
 }
 
-// ledgerDB is the monthly database of account's transactions at now.
-func ledgerDB(account string, now int64) string {
+// LedgerDB is Kazoo's monthly database of account's transactions at now
+// (Gregorian seconds): account/xx/yy/rest-YYYYMM.
+func LedgerDB(account string, now int64) string {
 	return AccountDB(account) + "-" + FromGregorian(now).Format("200601")
 }
 

@@ -14,15 +14,39 @@ import (
 // numbers in service in the account, or canceled with none of them.
 func TestCompleteRacingCancel(t *testing.T) { forEachStore(t, testCompleteRacingCancel) }
 
-func testCompleteRacingCancel(t *testing.T, e *env) {
-	s1 := e.start(t)
-	s2 := s1
+// racers is a customer whose pending requests the master drives through
+// two replicas (one process on the embedded store).
+type racers struct {
+	s1, s2                *server
+	mtok, tok, acct, base string
+}
+
+func newRacers(t *testing.T, e *env, name string) *racers {
+	t.Helper()
+	rc := &racers{s1: e.start(t)}
+	rc.s2 = rc.s1
 	if e.kind == storeCouch {
-		s2 = e.start(t)
+		rc.s2 = e.start(t)
 	}
-	mtok, master := s1.login(t, e.apiKey)
-	tok, acct := s1.customer(t, mtok, master, "Race Complete")
-	base := "/v2/accounts/" + acct + "/port_requests/"
+	var master string
+	rc.mtok, master = rc.s1.login(t, e.apiKey)
+	rc.tok, rc.acct = rc.s1.customer(t, rc.mtok, master, name)
+	rc.base = "/v2/accounts/" + rc.acct + "/port_requests/"
+	return rc
+}
+
+// pending creates a request carrying number and moves it to pending.
+func (rc *racers) pending(t *testing.T, name, number string) string {
+	t.Helper()
+	id := rc.s1.createRequest(t, rc.tok, rc.acct, name, number)
+	rc.s1.do(t, "PATCH", rc.base+id+"/submitted", rc.tok, nil).expect(t, 200)
+	rc.s1.do(t, "PATCH", rc.base+id+"/pending", rc.mtok, nil).expect(t, 200)
+	return id
+}
+
+func testCompleteRacingCancel(t *testing.T, e *env) {
+	rc := newRacers(t, e, "Race Complete")
+	s1, s2, mtok, tok, acct, base := rc.s1, rc.s2, rc.mtok, rc.tok, rc.acct, rc.base
 	const rounds = 12
 	outcomes := map[string]int{}
 	step := 4 * time.Millisecond
@@ -31,9 +55,7 @@ func testCompleteRacingCancel(t *testing.T, e *env) {
 	}
 	for round := range rounds {
 		number := fmt.Sprintf("+1617555%04d", round)
-		id := s1.createRequest(t, tok, acct, fmt.Sprintf("race %d", round), number)
-		s1.do(t, "PATCH", base+id+"/submitted", tok, nil).expect(t, 200)
-		s1.do(t, "PATCH", base+id+"/pending", mtok, nil).expect(t, 200)
+		id := rc.pending(t, fmt.Sprintf("race %d", round), number)
 		var wg sync.WaitGroup
 		answers := make([]*response, 2)
 		for i, target := range []string{"completed", "canceled"} {
@@ -81,20 +103,12 @@ func testCompleteRacingCancel(t *testing.T, e *env) {
 func TestCompleteRacingNumberEdit(t *testing.T) { forEachStore(t, testCompleteRacingNumberEdit) }
 
 func testCompleteRacingNumberEdit(t *testing.T, e *env) {
-	s1 := e.start(t)
-	s2 := s1
-	if e.kind == storeCouch {
-		s2 = e.start(t)
-	}
-	mtok, master := s1.login(t, e.apiKey)
-	tok, acct := s1.customer(t, mtok, master, "Race Edit")
-	base := "/v2/accounts/" + acct + "/port_requests/"
+	rc := newRacers(t, e, "Race Edit")
+	s1, s2, mtok, tok, acct, base := rc.s1, rc.s2, rc.mtok, rc.tok, rc.acct, rc.base
 	const rounds = 10
 	for round := range rounds {
 		before, after := fmt.Sprintf("+1617556%04d", 2*round), fmt.Sprintf("+1617556%04d", 2*round+1)
-		id := s1.createRequest(t, tok, acct, fmt.Sprintf("edit race %d", round), before)
-		s1.do(t, "PATCH", base+id+"/submitted", tok, nil).expect(t, 200)
-		s1.do(t, "PATCH", base+id+"/pending", mtok, nil).expect(t, 200)
+		id := rc.pending(t, fmt.Sprintf("edit race %d", round), before)
 		var wg sync.WaitGroup
 		answers := make([]*response, 2)
 		wg.Add(2)
