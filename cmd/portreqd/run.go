@@ -76,6 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,
 			RealmSuffix:               cfg.realmSuffix,
 			Limits:                    cfg.limits,
+			CompletionGrace:           cfg.completionGrace,
 		}})
 	master, created, err := svc.Bootstrap(ctx, cfg.masterAPIKey)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Completing a port request writes to three places: the numbers go in
@@ -20,7 +21,7 @@ import (
 //     revision of step 1; a conflict sends it back to step 1, where it
 //     adopts its own intent.
 //
-// While an intent is fresh (completionGrace), every other transition and
+// While an intent is fresh (Rules.CompletionGrace), every other transition and
 // edit of the request is refused (409). An intent older than that was cut
 // off (the process died, the store went away): a rollback takes it over,
 // takes the numbers out of service, deletes the debit and clears it; the
@@ -28,11 +29,13 @@ import (
 // several replicas) finds such intents. So a number is in service only on
 // a completed request, and a debit exists only for one.
 
-// completionGrace is how long (seconds) a completion intent is trusted: far
-// longer than a completion takes, and longer than the API's deadlines
-// (body plus answer), so its completer has given up before anyone takes
-// it over.
-const completionGrace = 300
+// DefaultCompletionGrace is how long a completion intent is trusted unless
+// Rules.CompletionGrace says otherwise: far longer than a completion takes,
+// and longer than the API's deadlines (body plus answer), so its completer
+// has given up before anyone takes it over. A shorter grace stays safe (the
+// takeover makes the completer's commit fail) but may undo a slow
+// completion that would have committed.
+const DefaultCompletionGrace = 5 * time.Minute
 
 const intentMember = "pvt_completion"
 
@@ -47,9 +50,18 @@ type completionIntent struct {
 }
 
 // live tells whether the intent's completer may still be at work at now:
-// it is younger than completionGrace and nobody has taken it over.
-func (in *completionIntent) live(now int64) bool {
-	return now-in.Started < completionGrace && !in.RollingBack
+// it is younger than grace (seconds) and nobody has taken it over.
+func (in *completionIntent) live(now, grace int64) bool {
+	return now-in.Started < grace && !in.RollingBack
+}
+
+// completionGrace is the rules' grace in whole seconds, at least one.
+func (s *Service) completionGrace() int64 {
+	g := s.rules.CompletionGrace
+	if g <= 0 {
+		g = DefaultCompletionGrace
+	}
+	return max(int64(g/time.Second), 1)
 }
 
 // intentOf returns r's completion intent, nil when it has none.
@@ -94,7 +106,7 @@ func (s *Service) guardIntent(ctx context.Context, r *Request, mine string) erro
 	if in == nil || (mine != "" && in.Token == mine) {
 		return nil
 	}
-	if now := s.gregorianNow(); in.live(now) {
+	if now := s.gregorianNow(); in.live(now, s.completionGrace()) {
 		return busyError(in, now)
 	}
 	if err := s.rollBack(ctx, r, in, false); err != nil {
@@ -168,7 +180,7 @@ func (s *Service) clearIntent(ctx context.Context, id, token string) error {
 }
 
 // RecoverCompletions rolls back every completion cut off half-done (its
-// intent older than completionGrace) and returns how many it rolled back.
+// intent older than Rules.CompletionGrace) and returns how many it rolled back.
 // portreqd runs it at start and periodically; replicas may run it at once.
 func (s *Service) RecoverCompletions(ctx context.Context) (int, error) {
 	ids, err := s.store.CompletionIntents(ctx)
@@ -185,7 +197,7 @@ func (s *Service) RecoverCompletions(ctx context.Context) (int, error) {
 			return n, err
 		}
 		in := intentOf(r)
-		if in == nil || in.live(s.gregorianNow()) {
+		if in == nil || in.live(s.gregorianNow(), s.completionGrace()) {
 			continue
 		}
 		switch err := s.rollBack(ctx, r, in, false); {

@@ -39,6 +39,9 @@ type Rules struct {
 	RealmSuffix string
 	// Limits bound what one port request may hold.
 	Limits Limits
+	// CompletionGrace is how long a completion intent is trusted before
+	// it counts as cut off and is rolled back; zero: DefaultCompletionGrace.
+	CompletionGrace time.Duration
 }
 
 // DefaultRealmSuffix is Kazoo's default account_realm_suffix.
