@@ -39,24 +39,6 @@ func appendData(b []byte, v any) ([]byte, error) {
 			b = appendFields(b, f)
 		}
 		return append(b, ']'), nil
-	case []rows.Group:
-		b = append(b, '[')
-		for i, g := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"account_id":`...)
-			b = rawjson.AppendString(b, g.AccountID)
-			b = append(b, `,"account_name":`...)
-			b = rawjson.AppendString(b, g.AccountName)
-			b = append(b, `,"port_requests":`...)
-			var err error
-			if b, err = appendData(b, g.PortRequests); err != nil {
-				return nil, err
-			}
-			b = append(b, '}')
-		}
-		return append(b, ']'), nil
 	default:
 		enc, err := json.Marshal(v)
 		if err != nil {

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -66,12 +68,31 @@ var errorStatus = map[porting.Kind]int{
 	porting.KindTooManyRequests:  http.StatusTooManyRequests,
 }
 
+// streamed is data written to the client as it is read, not held whole:
+// an unpaginated listing can be thousands of rows. WriteJSON returns the
+// rows it wrote, which is the listing's page_size.
+type streamed interface {
+	WriteJSON(ctx context.Context, w io.Writer) (int, error)
+}
+
 // writeReply writes a success envelope.
 func writeReply(w http.ResponseWriter, r *http.Request, rp *reply) {
 	status := rp.status
 	if status == 0 {
 		status = http.StatusOK
 	}
+	env := successEnvelope(w, r, rp)
+	if s, ok := rp.data.(streamed); ok {
+		writeStream(w, r, status, env, s)
+		return
+	}
+	writeJSON(w, r, status, env)
+}
+
+// successEnvelope is the envelope of rp, its paging members included (a
+// streamed listing's page_size is set once it is written); it sets the
+// ETag of a revision.
+func successEnvelope(w http.ResponseWriter, r *http.Request, rp *reply) envelope {
 	env := envelope{
 		AuthToken: authToken(r),
 		Data:      nonNil(rp.data),
@@ -94,7 +115,62 @@ func writeReply(w http.ResponseWriter, r *http.Request, rp *reply) {
 		env.StartKey = p.startKey
 		env.NextStartKey = p.nextStartKey
 	}
-	writeJSON(w, r, status, env)
+	return env
+}
+
+// writeStream writes env with its data streamed: the envelope's members
+// before data, the rows as they are read, then the members after, with
+// page_size the rows written. The status line goes out with the first
+// bytes, so an error before them is answered as any error is; one after
+// them aborts the connection, and the client sees a truncated answer
+// rather than a successful one that lacks rows.
+func writeStream(w http.ResponseWriter, r *http.Request, status int, env envelope, s streamed) {
+	h := w.Header()
+	h.Set("Content-Type", contentTypeJSON)
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return
+	}
+	lw := &lazyStart{w: w, status: status, head: env.appendHead(nil)}
+	n, err := s.WriteJSON(r.Context(), lw)
+	if err != nil {
+		if !lw.started {
+			writeError(w, r, err)
+			return
+		}
+		if info := infoFrom(r); info != nil {
+			info.err = err
+		}
+		panic(http.ErrAbortHandler)
+	}
+	if env.PageSize != nil {
+		env.PageSize = &n
+	}
+	tail, err := env.appendTail(nil)
+	if err != nil {
+		panic(http.ErrAbortHandler) // a start key that is not JSON: cannot happen after a read
+	}
+	_, _ = lw.Write(append(tail, '\n'))
+}
+
+// lazyStart writes the status line and the envelope's head before the
+// first bytes of data.
+type lazyStart struct {
+	w       http.ResponseWriter
+	status  int
+	head    []byte
+	started bool
+}
+
+func (l *lazyStart) Write(b []byte) (int, error) {
+	if !l.started {
+		l.started = true
+		l.w.WriteHeader(l.status)
+		if _, err := l.w.Write(l.head); err != nil {
+			return 0, err
+		}
+	}
+	return l.w.Write(b)
 }
 
 // writeError writes an error envelope whose HTTP status equals its error.
@@ -166,13 +242,24 @@ const maxPooledBody = 1 << 20
 // append writes the envelope with its members in Crossbar's (alphabetical)
 // order; data goes through appendData.
 func (e envelope) append(b []byte) ([]byte, error) {
-	b = append(b, `{"auth_token":`...)
-	b = rawjson.AppendString(b, e.AuthToken)
-	b = append(b, `,"data":`...)
+	b = e.appendHead(b)
 	var err error
 	if b, err = appendData(b, e.Data); err != nil {
 		return nil, err
 	}
+	return e.appendTail(b)
+}
+
+// appendHead writes the envelope up to its data.
+func (e envelope) appendHead(b []byte) []byte {
+	b = append(b, `{"auth_token":`...)
+	b = rawjson.AppendString(b, e.AuthToken)
+	return append(b, `,"data":`...)
+}
+
+// appendTail writes the envelope's members after its data.
+func (e envelope) appendTail(b []byte) ([]byte, error) {
+	var err error
 	if e.Error != "" {
 		b = append(b, `,"error":`...)
 		b = rawjson.AppendString(b, e.Error)

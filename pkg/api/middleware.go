@@ -113,6 +113,9 @@ func (a *API) outer(next http.Handler) http.Handler {
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
+					// A streamed answer failed midway: log it, then let
+					// net/http cut the connection.
+					a.logRequest(r, info, rec.status, time.Since(start))
 					panic(p)
 				}
 				a.log.Error("panic", zap.String("request_id", info.id), zap.String("panic", fmt.Sprint(p)), zap.Stack("stack"))

@@ -152,7 +152,7 @@ func listingReply(l *rows.Listing) *reply {
 	if l.Flat != nil {
 		return &reply{data: l.Flat, paging: p}
 	}
-	return &reply{data: l.Groups, paging: p}
+	return &reply{data: l.Groups, paging: p} // *rows.Groups: streamed
 }
 
 func (a *API) listAll(c *call) (*reply, error)            { return a.list(c, false) }

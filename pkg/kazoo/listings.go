@@ -14,10 +14,12 @@ import (
 // would then cost one round trip per few rows.
 const listBatchMin = 20
 
-// VisitRequests reads listing_by_state (or listing_by_descendant_state)
-// backwards, keys [account, state, modified], so rows come newest first
-// and, within one modified second, by document id descending: equal keys
-// collate by id and descending reverses that.
+// ListRequests reads listing_by_state (or listing_by_descendant_state, or
+// listing_by_authority_state) backwards, keys [account, state, modified],
+// so rows come newest first and, within one modified second, by document
+// id descending: equal keys collate by id and descending reverses that.
+// The views emit [revision, account] as values, so a listing is read from
+// the index alone; RequestDocs reads the documents a caller lacks.
 //
 // A cursor is not handed to the engine as startkey_docid, which
 // pouchdb-server (a CouchDB stand-in) ignores. So the read starts at the
@@ -25,7 +27,7 @@ const listBatchMin = 20
 // are dropped here, reading on until the page is full. Reads after the
 // first resume at the last key seen with skip = rows of that key already
 // read, which stays cheap however many rows share one second.
-func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(id, rev []byte, load func() []byte) error) (bool, error) {
+func (s *Store) ListRequests(ctx context.Context, q porting.ListQuery) ([]porting.ListRow, bool, error) {
 	v := viewRequestsByState
 	switch {
 	case q.ByAuthority:
@@ -46,22 +48,18 @@ func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(
 		high = top
 	}
 	if bounded && top < q.From {
-		return false, nil // CouchDB answers 400 to a reversed range
+		return nil, false, nil // CouchDB answers 400 to a reversed range
 	}
 	want := 0 // rows to collect; 0 = all
 	if q.Limit > 0 {
 		want = q.Limit + 1 // one more tells whether a next page exists
 	}
-	local := false
-	if l, ok := s.eng.(engine.LocalReads); ok {
-		local = l.LocalReads()
-	}
 	r := &listRead{
-		store: s, view: v, cursor: cur, docs: !local,
+		store: s, view: v, cursor: cur,
 		start: mustJSON([]any{q.Account, q.State, high}),
 		end:   mustJSON([]any{q.Account, q.State, q.From}),
 	}
-	rows := make([]listRow, 0, want)
+	rows := make([]porting.ListRow, 0, want)
 	for {
 		batch := 0
 		if want > 0 {
@@ -69,7 +67,7 @@ func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(
 		}
 		n, err := r.read(ctx, batch, &rows)
 		if err != nil {
-			return false, err
+			return nil, false, err
 		}
 		if batch == 0 || n < batch || len(rows) >= want {
 			break
@@ -79,45 +77,50 @@ func (s *Store) VisitRequests(ctx context.Context, q porting.ListQuery, fn func(
 	if want > 0 && len(rows) > q.Limit {
 		rows, more = rows[:q.Limit], true
 	}
-	if local {
-		return more, s.visitByRev(ctx, rows, fn)
-	}
-	for _, row := range rows {
-		// The documents came with the view: no revision is needed to
-		// avoid reading them.
-		if err := fn([]byte(row.id), nil, func() []byte { return row.doc }); err != nil {
-			return false, err
-		}
-	}
-	return more, nil
+	return rows, more, nil
 }
 
-// visitByRev hands out the rows of a listing read without documents (a
-// local engine: engine.LocalReads) with the revisions the listing views
-// emit as values, so that the caller's cache answers for documents it
-// holds and only the others are read (and copied) from the engine.
-func (s *Store) visitByRev(ctx context.Context, rows []listRow, fn func(id, rev []byte, load func() []byte) error) error {
-	for _, row := range rows {
-		id := row.id
-		load := func() []byte {
-			doc, err := s.eng.Get(ctx, s.db(dbPortRequests), id, engine.GetOptions{})
-			if err != nil {
-				return nil // gone meanwhile: the listing leaves it out
+// RequestDocs reads the documents of ids: one _all_docs read on a remote
+// engine, one read each on a local one.
+func (s *Store) RequestDocs(ctx context.Context, ids []string, fn func(id string, doc []byte) error) error {
+	db := s.db(dbPortRequests)
+	if l, ok := s.eng.(engine.LocalReads); ok && l.LocalReads() {
+		for _, id := range ids {
+			doc, err := s.eng.Get(ctx, db, id, engine.GetOptions{})
+			if isNotFound(err) {
+				continue // gone meanwhile
 			}
-			return doc
+			if err != nil {
+				return storeErr(err, "")
+			}
+			if err := fn(id, doc); err != nil {
+				return err
+			}
 		}
-		if err := fn([]byte(id), row.rev, load); err != nil {
+		return nil
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = mustJSON(id)
+	}
+	var failed error
+	err := s.eng.AllDocs(ctx, db, engine.Query{Keys: keys, IncludeDocs: true}, func(r engine.Row) error {
+		if r.Doc == nil {
+			return nil // missing, or deleted since the index saw it
+		}
+		if err := fn(r.ID, r.Doc); err != nil {
+			failed = err
 			return err
 		}
+		return nil
+	})
+	if failed != nil {
+		return failed
 	}
-	return nil
-}
-
-// listRow is a row read for a listing.
-type listRow struct {
-	id  string
-	doc []byte // with include_docs
-	rev []byte // without: the revision the view emitted as its value
+	return storeErr(err, "")
 }
 
 // listRead is the state of one listing across view reads.
@@ -125,16 +128,15 @@ type listRead struct {
 	store      *Store
 	view       viewRef
 	cursor     *porting.Cursor
-	docs       bool // include_docs: the rows bring their documents
 	start, end []byte
 	skip       int // rows of key start already read
 }
 
-// read reads up to limit rows (0 = all) from r.start, appends the documents
-// that belong on the page to out and moves r past the rows read. It
-// returns the number of view rows read.
-func (r *listRead) read(ctx context.Context, limit int, out *[]listRow) (int, error) {
-	q := engine.Query{Descending: true, IncludeDocs: r.docs, StartKey: r.start, EndKey: r.end, Limit: limit, Skip: r.skip}
+// read reads up to limit rows (0 = all) from r.start, appends those that
+// belong on the page to out and moves r past the rows read. It returns the
+// number of view rows read.
+func (r *listRead) read(ctx context.Context, limit int, out *[]porting.ListRow) (int, error) {
+	q := engine.Query{Descending: true, StartKey: r.start, EndKey: r.end, Limit: limit, Skip: r.skip}
 	n := 0
 	err := r.store.query(ctx, r.view, q, func(row engine.Row) error {
 		n++
@@ -143,30 +145,27 @@ func (r *listRead) read(ctx context.Context, limit int, out *[]listRow) (int, er
 		} else {
 			r.start, r.skip = bytes.Clone(row.Key), 1
 		}
-		if c := r.cursor; c != nil && c.ID != "" && keyModified(row.Key) == c.Modified && row.ID >= c.ID {
+		modified := keyModified(row.Key)
+		if c := r.cursor; c != nil && c.ID != "" && modified == c.Modified && row.ID >= c.ID {
 			return nil // shown on an earlier page
 		}
-		if r.docs && row.Doc == nil {
-			return nil // the document vanished since the index saw it
-		}
-		lr := listRow{id: row.ID, doc: row.Doc}
-		if !r.docs {
-			lr.rev = revValue(row.Value) // nil: the document is read (a view of an older definition)
-		}
+		lr := porting.ListRow{ID: row.ID, Modified: modified}
+		lr.Rev, lr.AccountID = listValue(row.Value)
 		*out = append(*out, lr)
 		return nil
 	})
 	return n, err
 }
 
-// revValue is the revision a listing view emits as its value, "N-<hex>"
-// as a JSON string without escapes (revisions have none); nil for anything
-// else. It is read for every row of every page: no decoder.
-func revValue(v []byte) []byte {
-	if len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"' || bytes.IndexByte(v, '\\') >= 0 {
-		return nil
+// listValue reads a listing view's value, [revision, account]; empty
+// strings for anything else (an index of an older definition), which
+// leaves the caller to read the document.
+func listValue(v []byte) (rev, account string) {
+	var pair [2]string
+	if json.Unmarshal(v, &pair) != nil {
+		return "", ""
 	}
-	return v[1 : len(v)-1]
+	return pair[0], pair[1]
 }
 
 // keyModified is the modified member of a listing key [_, _, modified]; -1

@@ -18,15 +18,18 @@ type RequestStore interface {
 	// UpdateRequest replaces the document at r.Rev, keeping its attachments;
 	// KindConflict when the revision is stale. Sets r.Rev.
 	UpdateRequest(ctx context.Context, r *Request) error
-	// VisitRequests answers a listing from the views, newest modified
-	// first, and reports whether rows exist after the last one. It calls
-	// fn with each row's document id, the document's revision when the
-	// index knows it (else nil), and load, which returns the document as
-	// stored (nil if it is gone): a caller that knows that revision already
-	// need not read the document. Everything passed is valid only during
-	// the call (the embedded store lends its mapped pages); fn copies what
-	// it keeps. An error from fn ends the listing with that error.
-	VisitRequests(ctx context.Context, q ListQuery, fn func(id, rev []byte, load func() []byte) error) (more bool, err error)
+	// ListRequests answers a listing from the views alone, newest modified
+	// first (one second's rows by id descending), and reports whether rows
+	// exist after the last one. Each row names a document with its
+	// revision and account as the index saw them (empty when the index
+	// does not say): a caller holding the document at that revision need
+	// not read it, and RequestDocs reads the others.
+	ListRequests(ctx context.Context, q ListQuery) (rows []ListRow, more bool, err error)
+	// RequestDocs calls fn with the stored document (deleted or not) of
+	// each of ids that exists, in the order of ids. doc is valid only
+	// during the call (the embedded store lends its mapped pages); fn
+	// copies what it keeps. An error from fn ends the read with it.
+	RequestDocs(ctx context.Context, ids []string, fn func(id string, doc []byte) error) error
 	// RequestsByNumber lists the undeleted requests carrying number e164.
 	RequestsByNumber(ctx context.Context, e164 string) ([]*Request, error)
 	// VisitRequestDocsByNumber calls fn with the id and the document as
@@ -87,6 +90,14 @@ type ListQuery struct {
 	After *Cursor
 	// Limit bounds the rows returned; 0 means all.
 	Limit int
+}
+
+// ListRow is a listing's row as its index has it.
+type ListRow struct {
+	ID        string
+	Rev       string // "" when the index does not say
+	AccountID string // the request's own account; "" when the index does not say
+	Modified  int64
 }
 
 // Cursor is a position in a listing: the last row a page showed.

@@ -72,11 +72,15 @@ func (s *Service) LastSubmitted(ctx context.Context, actor *Account, accountID s
 		return nil, err
 	}
 	var reqs []*Request
-	_, err := s.store.VisitRequests(ctx, ListQuery{Account: accountID, State: Submitted}, func(_, _ []byte, load func() []byte) error {
-		doc := load()
-		if doc == nil {
-			return nil
-		}
+	rows, _, err := s.store.ListRequests(ctx, ListQuery{Account: accountID, State: Submitted})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(rows))
+	for i, row := range rows {
+		ids[i] = row.ID
+	}
+	err = s.store.RequestDocs(ctx, ids, func(_ string, doc []byte) error {
 		r, err := DecodeRequest(doc)
 		if err != nil || r.Deleted || r.AccountID != accountID || r.State != Submitted || r.Private.Bool("pvt_sent") {
 			return nil // one broken document must not break the answer

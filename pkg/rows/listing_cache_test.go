@@ -1,6 +1,7 @@
 package rows_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,10 +39,14 @@ func TestListingsNeverStale(t *testing.T) {
 			for i := 1; i <= 3; i++ {
 				want := fmt.Sprintf("v%d", i-1)
 				l, err := rd.ListState(ctx, master, master.ID, porting.Unconfirmed, porting.ListOptions{})
-				if err != nil || len(l.Groups) != 1 || len(l.Groups[0].PortRequests) != 1 {
-					t.Fatalf("listing: %+v, %v", l, err)
+				if err != nil {
+					t.Fatal(err)
 				}
-				if got := l.Groups[0].PortRequests[0].Fields().String("name"); got != want {
+				groups := written(t, l)
+				if len(groups) != 1 || len(groups[0].PortRequests) != 1 {
+					t.Fatalf("listing: %+v", groups)
+				}
+				if got := groups[0].PortRequests[0].String("name"); got != want {
 					t.Fatalf("listing shows %q, want %q", got, want)
 				}
 				row, _, err := rd.Get(ctx, master, master.ID, r.ID)
@@ -91,14 +96,18 @@ func TestReadOnlyFollowsAccountWrites(t *testing.T) {
 					t.Fatal(err)
 				}
 				l, err := rd.ListState(ctx, master, master.ID, porting.Unconfirmed, porting.ListOptions{})
-				if err != nil || len(l.Groups) != 1 || len(l.Groups[0].PortRequests) != 1 {
-					t.Fatalf("listing: %+v, %v", l, err)
+				if err != nil {
+					t.Fatal(err)
+				}
+				groups := written(t, l)
+				if len(groups) != 1 || len(groups[0].PortRequests) != 1 {
+					t.Fatalf("listing: %+v", groups)
 				}
 				row, _, err := rd.Get(ctx, master, master.ID, r.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
-				for where, f := range map[string]porting.Fields{"listing": l.Groups[0].PortRequests[0].Fields(), "GET": row.Fields()} {
+				for where, f := range map[string]porting.Fields{"listing": groups[0].PortRequests[0], "GET": row.Fields()} {
 					var ro struct {
 						AccountName string `json:"account_name"`
 					}
@@ -109,4 +118,36 @@ func TestReadOnlyFollowsAccountWrites(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writtenGroup is a listing group as a client decodes it.
+type writtenGroup struct {
+	AccountID    string           `json:"account_id"`
+	AccountName  string           `json:"account_name"`
+	PortRequests []porting.Fields `json:"port_requests"`
+}
+
+// written writes l's groups and decodes them strictly, checking the row
+// count WriteJSON reports.
+func written(t *testing.T, l *rows.Listing) []writtenGroup {
+	t.Helper()
+	var buf bytes.Buffer
+	n, err := l.Groups.WriteJSON(context.Background(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(&buf)
+	dec.DisallowUnknownFields()
+	var out []writtenGroup
+	if err := dec.Decode(&out); err != nil {
+		t.Fatalf("listing is not the JSON expected: %v\n%s", err, buf.Bytes())
+	}
+	rowsIn := 0
+	for _, g := range out {
+		rowsIn += len(g.PortRequests)
+	}
+	if rowsIn != n {
+		t.Errorf("WriteJSON reports %d rows, wrote %d", n, rowsIn)
+	}
+	return out
 }

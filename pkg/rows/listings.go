@@ -1,24 +1,21 @@
 package rows
 
 import (
+	"cmp"
 	"context"
 	"slices"
-	"sort"
+	"strings"
 
 	"github.com/portreqd/portreqd/pkg/porting"
 )
 
-// Group is the requests of one account in a listing.
-type Group struct {
-	AccountID    string `json:"account_id"`
-	AccountName  string `json:"account_name"`
-	PortRequests []Row  `json:"port_requests"`
-}
-
 // Listing is a listing's answer.
 type Listing struct {
-	Groups       []Group
-	Flat         []Row // by_number answers a flat list instead
+	// Groups are the rows by account, written as they are read.
+	Groups *Groups
+	Flat   []Row // by_number answers a flat list instead
+	// PageSize is the rows of Flat; a listing by account counts its rows
+	// as Groups writes them.
 	PageSize     int
 	StartKey     any
 	NextStartKey any
@@ -32,23 +29,14 @@ func (rd *Reader) ListState(ctx context.Context, actor *porting.Account, account
 		return nil, err
 	}
 	q := p.Queries[0]
-	if q.Limit == 0 {
-		release, err := rd.wholeListing(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-	}
 	rs, more, err := rd.visit(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	out := &Listing{PageSize: len(rs), StartKey: p.StartKey, Paginated: p.Paginated}
-	if out.Groups, err = rd.group(ctx, actor, rs); err != nil {
-		return nil, err
-	}
+	out := &Listing{StartKey: p.StartKey, Paginated: p.Paginated, Groups: rd.groups(actor, rs, q.Limit > 0)}
 	if more && len(rs) > 0 {
-		out.NextStartKey = porting.NextStartKey(rs[len(rs)-1].req)
+		last := rs[len(rs)-1]
+		out.NextStartKey = porting.NextStartKey(&porting.Request{ID: last.ID, Modified: last.Modified})
 	}
 	return out, nil
 }
@@ -85,12 +73,7 @@ func (rd *Reader) AgentQueue(ctx context.Context, actor *porting.Account, states
 
 // merged answers every query of p whole, rows merged newest first.
 func (rd *Reader) merged(ctx context.Context, actor *porting.Account, p porting.ListPlan) (*Listing, error) {
-	release, err := rd.wholeListing(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	var all []listed
+	var all []porting.ListRow
 	for _, q := range p.Queries {
 		rs, _, err := rd.visit(ctx, q)
 		if err != nil {
@@ -99,11 +82,7 @@ func (rd *Reader) merged(ctx context.Context, actor *porting.Account, p porting.
 		all = append(all, rs...)
 	}
 	sortNewestFirst(all)
-	groups, err := rd.group(ctx, actor, all)
-	if err != nil {
-		return nil, err
-	}
-	return &Listing{Groups: groups, PageSize: len(all)}, nil
+	return &Listing{Groups: rd.groups(actor, all, false)}, nil
 }
 
 // ByNumber lists the requests carrying a number, visible through accountID
@@ -118,7 +97,7 @@ func (rd *Reader) ByNumber(ctx context.Context, actor *porting.Account, accountI
 		return nil, err
 	}
 	mine = slices.DeleteFunc(mine, func(l listed) bool { return !l.req.ListedThrough(accountID, descendants) })
-	sortNewestFirst(mine)
+	slices.SortStableFunc(mine, func(a, b listed) int { return newestFirst(a.req.Modified, a.req.ID, b.req.Modified, b.req.ID) })
 	flat := make([]Row, 0, len(mine))
 	w := rd.newRows(actor)
 	for _, r := range mine {
@@ -157,13 +136,12 @@ func (rd *Reader) requestsByNumber(ctx context.Context, e164 string) ([]listed, 
 // document cache.
 const wholeListingCached = 200
 
-// wholeListing waits for one of the slots unpaginated listings share.
-// Kazoo does not page the working states, so one answer can hold every
-// active request of a large reseller's tree (the load tool's 100k data
-// set: ~7,900 rows, ~10 MB of JSON, plus the documents read for it). The
-// work is CPU-bound, so running more of them at once than there are CPUs
-// gains nothing and multiplies the memory held: 16 at once took the heap
-// to 1 GB before this bound.
+// wholeListing waits for one of the slots unpaginated listings share while
+// they are written. Kazoo does not page the working states, so one answer
+// can hold every active request of a large reseller's tree (the load
+// tool's 100k data set: ~7,900 rows, ~10 MB of JSON). The work is
+// CPU-bound, so writing more of them at once than there are CPUs gains
+// nothing and multiplies the memory held.
 func (rd *Reader) wholeListing(ctx context.Context) (release func(), err error) {
 	select {
 	case rd.wholeListings <- struct{}{}:
@@ -187,51 +165,58 @@ func listedOf(req *porting.Request, e *cachedDoc) listed {
 	return listed{req: req, view: e.view, public: e.public, authority: e.req.DocAuthority()}
 }
 
-// visit reads a listing from the store, decoding through the document
-// cache and dropping what is not a live port request (an index may lag
-// behind a document). An unpaginated listing caches its first rows only:
-// one of thousands (a large tree's working states) would otherwise evict
-// everything the paged listings keep reading, for rows nobody asks for
-// again soon.
-func (rd *Reader) visit(ctx context.Context, q porting.ListQuery) ([]listed, bool, error) {
-	out := make([]listed, 0, max(q.Limit, 16))
-	more, err := rd.store.VisitRequests(ctx, q, func(id, rev []byte, load func() []byte) error {
-		keep := q.Limit > 0 || len(out) < wholeListingCached
-		e := rd.docs.known(id, rev)
-		if e == nil {
-			doc := load()
-			if doc == nil {
-				return nil
-			}
-			var err error
-			if e, err = rd.docs.get(id, doc, keep); err != nil {
-				// One broken document must not break the listing.
-				rd.log.Warn("port request skipped: it does not decode", "request_id", string(id), "error", err)
-				return nil
-			}
+// visit reads a listing's rows from the index. Rows the index names no
+// revision or account for (an index of an older view definition) are
+// completed from their documents.
+func (rd *Reader) visit(ctx context.Context, q porting.ListQuery) ([]porting.ListRow, bool, error) {
+	rs, more, err := rd.store.ListRequests(ctx, q)
+	if err != nil {
+		return nil, false, err
+	}
+	var lacking []string
+	for _, r := range rs {
+		if r.Rev == "" || r.AccountID == "" {
+			lacking = append(lacking, r.ID)
 		}
-		if e.req == nil || e.req.Deleted {
-			return nil
+	}
+	if len(lacking) == 0 {
+		return rs, more, nil
+	}
+	found := map[string]*porting.Request{}
+	err = rd.store.RequestDocs(ctx, lacking, func(id string, doc []byte) error {
+		if e, err := rd.docs.get([]byte(id), doc, false); err == nil && e.req != nil && !e.req.Deleted {
+			found[id] = e.req
 		}
-		req := e.req
-		if !keep {
-			// Only what grouping and sorting read: the decoded document
-			// goes now, its encoded view stays for the answer.
-			req = &porting.Request{ID: req.ID, AccountID: req.AccountID, Modified: req.Modified}
-		}
-		out = append(out, listedOf(req, e))
 		return nil
 	})
-	return out, more, err
+	if err != nil {
+		return nil, false, err
+	}
+	rs = slices.DeleteFunc(rs, func(r porting.ListRow) bool {
+		if r.Rev != "" && r.AccountID != "" {
+			return false
+		}
+		return found[r.ID] == nil
+	})
+	for i, r := range rs {
+		if d := found[r.ID]; d != nil {
+			rs[i].Rev, rs[i].AccountID = d.Rev, d.AccountID
+		}
+	}
+	return rs, more, nil
 }
 
-func sortNewestFirst(rs []listed) {
-	sort.SliceStable(rs, func(i, j int) bool {
-		if rs[i].req.Modified != rs[j].req.Modified {
-			return rs[i].req.Modified > rs[j].req.Modified
-		}
-		return rs[i].req.ID > rs[j].req.ID
-	})
+func sortNewestFirst(rs []porting.ListRow) {
+	slices.SortStableFunc(rs, func(a, b porting.ListRow) int { return newestFirst(a.Modified, a.ID, b.Modified, b.ID) })
+}
+
+// newestFirst orders listing rows: newest modified first, then by id
+// descending, as the listing views read backwards give them.
+func newestFirst(am int64, aid string, bm int64, bid string) int {
+	if c := cmp.Compare(bm, am); c != 0 {
+		return c
+	}
+	return strings.Compare(bid, aid)
 }
 
 // rowBuilder builds listing rows for actor: each request's view (without
@@ -274,35 +259,4 @@ func (w *rowBuilder) row(ctx context.Context, l listed) (Row, error) {
 		}
 	}
 	return Row{view: v, extra: extra}, nil
-}
-
-// group arranges rows (newest first) by account, accounts in order of their
-// newest row.
-func (rd *Reader) group(ctx context.Context, actor *porting.Account, rs []listed) ([]Group, error) {
-	groups := []Group{}
-	index := map[string]int{}
-	count := map[string]int{}
-	for _, l := range rs {
-		count[l.req.AccountID]++
-	}
-	w := rd.newRows(actor)
-	for _, l := range rs {
-		v, err := w.row(ctx, l)
-		if err != nil {
-			return nil, err
-		}
-		acct := l.req.AccountID
-		i, ok := index[acct]
-		if !ok {
-			name := ""
-			if a, err := rd.svc.Account(ctx, acct); err == nil {
-				name = a.Name
-			}
-			groups = append(groups, Group{AccountID: acct, AccountName: name, PortRequests: make([]Row, 0, count[acct])})
-			i = len(groups) - 1
-			index[acct] = i
-		}
-		groups[i].PortRequests = append(groups[i].PortRequests, v)
-	}
-	return groups, nil
 }

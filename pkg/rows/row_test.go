@@ -1,6 +1,7 @@
 package rows
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -116,4 +117,33 @@ func (r Row) with(key string, value json.RawMessage) Row {
 		extra = slices.Insert(extra, i, m)
 	}
 	return Row{view: r.view, extra: extra}
+}
+
+// TestGroupHeadOddStrings writes a listing group whose account id and name
+// are strings a Kazoo database may hold (control characters, DEL, the
+// JavaScript line separators, quotes, invalid UTF-8) and parses it
+// strictly: what comes back is what encoding/json makes of the input.
+func TestGroupHeadOddStrings(t *testing.T) {
+	for _, s := range []string{"plain", "", "tab\there", "nul\x00byte", "del\x7f", "ls\u2028ps\u2029",
+		`quote"back\slash`, "<script>&amp;", "bad\xffutf8", "\xc3", "bom\ufeff"} {
+		b := appendGroupHead([]byte{'['}, false, s, s)
+		b = appendGroupHead(append(b, "]}"...), true, s, s)
+		b = append(b, "]}]"...)
+		want, _ := json.Marshal(s)
+		var wantS string
+		_ = json.Unmarshal(want, &wantS)
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		var got []struct {
+			AccountID    string           `json:"account_id"`
+			AccountName  string           `json:"account_name"`
+			PortRequests []map[string]any `json:"port_requests"`
+		}
+		if err := dec.Decode(&got); err != nil {
+			t.Fatalf("%q: strict decode of %q: %v", s, b, err)
+		}
+		if len(got) != 2 || got[1].AccountID != wantS || got[1].AccountName != wantS {
+			t.Errorf("%q came back as %+v, want %q everywhere", s, got, wantS)
+		}
+	}
 }

@@ -110,9 +110,10 @@ func TestPortRequestFixture(t *testing.T) {
 	}
 	const acct, master = `"8a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d"`, `"1f2e3d4c5b6a79881f2e3d4c5b6a7988"`
 	want := map[string][]string{
-		"listing_by_state":            {`[` + acct + `,"submitted",63720000500] null`},
-		"listing_by_descendant_state": {`[` + master + `,"submitted",63720000500] null`, `[` + acct + `,"submitted",63720000500] null`},
-		"listing_by_authority_state":  {`[` + master + `,"submitted",63720000500] null`},
+		// [revision, account]: the fixture as read from disk has no _rev.
+		"listing_by_state":            {`[` + acct + `,"submitted",63720000500] [null,` + acct + `]`},
+		"listing_by_descendant_state": {`[` + master + `,"submitted",63720000500] [null,` + acct + `]`, `[` + acct + `,"submitted",63720000500] [null,` + acct + `]`},
+		"listing_by_authority_state":  {`[` + master + `,"submitted",63720000500] [null,` + acct + `]`},
 		"completion_intents":          {}, // no intent
 		"listing_by_modified":         {`[63720000500,"submitted"] null`},
 		"all_port_in_numbers":         {`[` + acct + `,"+12025550123"] null`, `[` + acct + `,"+12025550124"] null`},

@@ -16,10 +16,16 @@ type Page struct {
 // ListRequests collects a listing of s into a Page.
 func ListRequests(ctx context.Context, s porting.RequestStore, q porting.ListQuery) (*Page, error) {
 	p := &Page{Docs: [][]byte{}}
-	more, err := s.VisitRequests(ctx, q, func(_, _ []byte, load func() []byte) error {
-		if doc := load(); doc != nil {
-			p.Docs = append(p.Docs, bytes.Clone(doc))
-		}
+	rows, more, err := s.ListRequests(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	err = s.RequestDocs(ctx, ids, func(_ string, doc []byte) error {
+		p.Docs = append(p.Docs, bytes.Clone(doc))
 		return nil
 	})
 	if err != nil {
