@@ -120,21 +120,30 @@ func successEnvelope(w http.ResponseWriter, r *http.Request, rp *reply) envelope
 
 // writeStream writes env with its data streamed: the envelope's members
 // before data, the rows as they are read, then the members after, with
-// page_size the rows written. The status line goes out with the first
-// bytes, so an error before them is answered as any error is; one after
-// them aborts the connection, and the client sees a truncated answer
-// rather than a successful one that lacks rows.
+// page_size the rows written. An answer that ends within streamHold bytes
+// (a page) goes out whole with its Content-Length, as any other; a longer
+// one goes out as it is written, holding streamHold bytes at most. The
+// status line goes out with the first bytes sent, so an error before them
+// is answered as any error is; one after them aborts the connection, and
+// the client sees a truncated answer rather than a successful one that
+// lacks rows.
 func writeStream(w http.ResponseWriter, r *http.Request, status int, env envelope, s streamed) {
-	h := w.Header()
-	h.Set("Content-Type", contentTypeJSON)
+	w.Header().Set("Content-Type", contentTypeJSON)
 	if r.Method == http.MethodHead {
 		w.WriteHeader(status)
 		return
 	}
-	lw := &lazyStart{w: w, status: status, head: env.appendHead(nil)}
-	n, err := s.WriteJSON(r.Context(), lw)
+	buf := bodyBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledBody {
+			bodyBuffers.Put(buf)
+		}
+	}()
+	sink := &holdBack{w: w, status: status, buf: env.appendHead((*buf)[:0])}
+	n, err := s.WriteJSON(r.Context(), sink)
+	*buf = sink.buf[:0]
 	if err != nil {
-		if !lw.started {
+		if !sink.started {
 			writeError(w, r, err)
 			return
 		}
@@ -146,31 +155,44 @@ func writeStream(w http.ResponseWriter, r *http.Request, status int, env envelop
 	if env.PageSize != nil {
 		env.PageSize = &n
 	}
-	tail, err := env.appendTail(nil)
-	if err != nil {
+	if sink.buf, err = env.appendTail(sink.buf); err != nil {
 		panic(http.ErrAbortHandler) // a start key that is not JSON: cannot happen after a read
 	}
-	_, _ = lw.Write(append(tail, '\n'))
+	sink.buf = append(sink.buf, '\n')
+	*buf = sink.buf[:0]
+	if !sink.started {
+		w.Header().Set("Content-Length", strconv.Itoa(len(sink.buf)))
+		w.WriteHeader(status)
+	}
+	_, _ = w.Write(sink.buf)
 }
 
-// lazyStart writes the status line and the envelope's head before the
-// first bytes of data.
-type lazyStart struct {
+// streamHold is how much of a streamed answer is held before it starts
+// going out: more than a 50-row page, which then goes out in one write.
+const streamHold = 128 << 10
+
+// holdBack holds what is written to it until streamHold bytes, then sends
+// the status line and everything held, and from then on sends whatever
+// it holds each time it passes streamHold again.
+type holdBack struct {
 	w       http.ResponseWriter
 	status  int
-	head    []byte
+	buf     []byte
 	started bool
 }
 
-func (l *lazyStart) Write(b []byte) (int, error) {
-	if !l.started {
-		l.started = true
-		l.w.WriteHeader(l.status)
-		if _, err := l.w.Write(l.head); err != nil {
-			return 0, err
-		}
+func (h *holdBack) Write(b []byte) (int, error) {
+	h.buf = append(h.buf, b...)
+	if len(h.buf) < streamHold {
+		return len(b), nil
 	}
-	return l.w.Write(b)
+	if !h.started {
+		h.started = true
+		h.w.WriteHeader(h.status)
+	}
+	_, err := h.w.Write(h.buf)
+	h.buf = h.buf[:0]
+	return len(b), err
 }
 
 // writeError writes an error envelope whose HTTP status equals its error.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 
 	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/porting"
@@ -159,8 +160,14 @@ func (r *listRead) read(ctx context.Context, limit int, out *[]porting.ListRow) 
 
 // listValue reads a listing view's value, [revision, account]; empty
 // strings for anything else (an index of an older definition), which
-// leaves the caller to read the document.
+// leaves the caller to read the document. It runs for every row of every
+// page: revisions and account ids carry no escapes, so the usual value is
+// split by hand and only anything else goes to the decoder.
 func listValue(v []byte) (rev, account string) {
+	if r, a, ok := bytes.Cut(v, []byte(`","`)); ok && bytes.HasPrefix(r, []byte(`["`)) && bytes.HasSuffix(a, []byte(`"]`)) &&
+		bytes.IndexByte(v, '\\') < 0 && bytes.Count(v, []byte{'"'}) == 4 {
+		return string(r[2:]), string(a[:len(a)-2])
+	}
 	var pair [2]string
 	if json.Unmarshal(v, &pair) != nil {
 		return "", ""
@@ -169,8 +176,14 @@ func listValue(v []byte) (rev, account string) {
 }
 
 // keyModified is the modified member of a listing key [_, _, modified]; -1
-// when it is no integer.
+// when it is no integer. The key ends in that integer, so it is read from
+// the end; strconv rejects anything else, which goes to the decoder.
 func keyModified(key []byte) int64 {
+	if i := bytes.LastIndexByte(key, ','); i > 0 && bytes.HasSuffix(key, []byte("]")) {
+		if m, err := strconv.ParseInt(string(key[i+1:len(key)-1]), 10, 64); err == nil {
+			return m
+		}
+	}
 	var parts []json.RawMessage
 	var m int64
 	if json.Unmarshal(key, &parts) != nil || len(parts) < 3 || json.Unmarshal(parts[2], &m) != nil {

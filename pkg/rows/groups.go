@@ -42,12 +42,8 @@ func (rd *Reader) groups(actor *porting.Account, rs []porting.ListRow, paged boo
 	return g
 }
 
-// groupBatch is how many documents WriteJSON reads at once, and
-// flushBytes how much it buffers before writing to the client.
-const (
-	groupBatch = 100
-	flushBytes = 32 << 10
-)
+// groupBatch is how many documents WriteJSON reads at once.
+const groupBatch = 100
 
 // WriteJSON writes the groups as a JSON array, Kazoo's listing by account
 // ([{"account_id", "account_name", "port_requests": [...]}]), and returns
@@ -63,12 +59,15 @@ func (g *Groups) WriteJSON(ctx context.Context, w io.Writer) (int, error) {
 		}
 		defer release()
 	}
-	buf := make([]byte, 0, flushBytes+flushBytes/4)
-	buf = append(buf, '[')
-	flush := func() error {
-		_, err := w.Write(buf)
-		buf = buf[:0]
+	// Each piece goes to w as it is made: the API's writer holds a page
+	// back and sends longer answers as they grow.
+	var scratch []byte
+	put := func(b []byte) error {
+		_, err := w.Write(b)
 		return err
+	}
+	if err := put([]byte{'['}); err != nil {
+		return 0, err
 	}
 	rb := g.rd.newRows(g.actor)
 	written, seen, groups := 0, 0, 0
@@ -85,32 +84,32 @@ func (g *Groups) WriteJSON(ctx context.Context, w io.Writer) (int, error) {
 				if err != nil {
 					return written, err
 				}
+				scratch = scratch[:0]
 				if inGroup == 0 {
 					name := ""
 					if a, err := g.rd.svc.Account(ctx, ar.account); err == nil {
 						name = a.Name // empty when the account cannot be read
 					}
-					buf = appendGroupHead(buf, groups > 0, ar.account, name)
+					scratch = appendGroupHead(scratch, groups > 0, ar.account, name)
 					groups++
 				} else {
-					buf = append(buf, ',')
+					scratch = append(scratch, ',')
 				}
-				buf = row.AppendJSON(buf)
+				scratch = row.AppendJSON(scratch)
+				if err := put(scratch); err != nil {
+					return written, err
+				}
 				inGroup++
 				written++
-				if len(buf) >= flushBytes {
-					if err := flush(); err != nil {
-						return written, err
-					}
-				}
 			}
 		}
 		if inGroup > 0 {
-			buf = append(buf, "]}"...)
+			if err := put([]byte("]}")); err != nil {
+				return written, err
+			}
 		}
 	}
-	buf = append(buf, ']')
-	return written, flush()
+	return written, put([]byte{']'})
 }
 
 // appendGroupHead opens an account's group: its id, its name and the
