@@ -36,6 +36,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return healthcheck(ctx, args[1:], getenv, stdout)
 		case "migrate":
 			return migrateCmd(ctx, args[1:], stdout)
+		case "replicate":
+			return replicateCmd(ctx, args[1:], stdout)
 		}
 	}
 	cfg, err := parseConfig("portreqd", args, getenv, stdout)

@@ -105,6 +105,29 @@ type LocalReads interface {
 	LocalReads() bool
 }
 
+// Replicating is an Engine whose server replicates databases to and from
+// other servers (CouchDB's replicator, driven by documents in its
+// _replicator database): Replications says what its scheduler makes of
+// each replication document.
+type Replicating interface {
+	Replications(ctx context.Context) ([]Replication, error)
+}
+
+// Replication is the scheduler's view of one _replicator document.
+type Replication struct {
+	DocID string
+	// State is the scheduler's: initializing, running, pending, crashing,
+	// error, failed or completed.
+	State string
+	// Source and Target are URLs without credentials.
+	Source, Target string
+	// Error is the scheduler's last error, "" when none.
+	Error string
+	// DocsWritten and ChangesPending are the progress the scheduler
+	// reports for a running replication (-1 when it reports none).
+	DocsWritten, ChangesPending int64
+}
+
 // GetOptions are CouchDB's GET /db/id parameters that Kazoo uses.
 type GetOptions struct {
 	Rev       string // a past revision, while the engine keeps it

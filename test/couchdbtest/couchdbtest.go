@@ -9,6 +9,7 @@ package couchdbtest
 import (
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,4 +89,34 @@ func Describe() string {
 		return "testcontainers " + containerDesc + " at " + couch.MaskURL(containerURL)
 	}
 	return "no CouchDB (COUCHDB_URL unset, built without -tags docker)"
+}
+
+// SiteURLsVar names independent CouchDB servers (comma-separated URLs with
+// credentials, at least two), each standing for one site, for the tests
+// of replication between sites; .ci/run starts them.
+const SiteURLsVar = "COUCHDB_SITE_URLS"
+
+// SiteURLs returns the servers of SiteURLsVar. Unset, the test is skipped,
+// or fails under CI=true; "none" says that this run has no such servers
+// (CI without the CouchDB tarball) and skips.
+func SiteURLs(t testing.TB) []string {
+	t.Helper()
+	if os.Getenv(SiteURLsVar) == "none" {
+		t.Skip(SiteURLsVar + "=none: no independent CouchDB servers on this run")
+	}
+	var urls []string
+	for _, u := range strings.Split(os.Getenv(SiteURLsVar), ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	if len(urls) >= 2 {
+		return urls
+	}
+	const how = SiteURLsVar + " is not set to two or more independent CouchDB servers (couchdb/apache-couchdb start, with a TMPDIR each)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(how + " under CI=true")
+	}
+	t.Skip(how)
+	return nil
 }
