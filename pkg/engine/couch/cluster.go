@@ -77,9 +77,13 @@ func (e *Engine) afterWrite(ctx context.Context, db, id, rev string, w writeKind
 // wins, the one CouchDB serves.
 //
 // Updates and deletions are leased, so a rival sharing our parent is a
-// writer that took no lease (or one whose lease expired under it); there
-// is no order all can agree on, so ours gives way: it is deleted (a
-// deletion is left: it cannot win over a live revision).
+// writer that took no lease (Kazoo), or a portreqd writer whose lease
+// expired under it. Both sides follow CouchDB's ranking as creates do: ours
+// is deleted when the rival ranks first (a deletion is left: it cannot win
+// over a live revision), so two portreqd racers keep exactly one
+// revision. A rival that does not settle (Kazoo) and ranks below ours
+// stays a conflict, which the conflict watcher resolves (kazoo
+// WatchConflicts: a port request's revisions are merged).
 //
 // Giving way is ErrConflict, as a 409: the caller reads again.
 func (e *Engine) settle(ctx context.Context, db, id, rev string, w writeKind) error {
@@ -106,12 +110,12 @@ func (e *Engine) settle(ctx context.Context, db, id, rev string, w writeKind) er
 			continue
 		}
 		sib, live := sibling(l, mine)
-		switch {
-		case sib == "":
-		case w == writeCreate:
+		if sib != "" {
+			// The rival CouchDB ranks first stands, ours otherwise: had
+			// every racer given way, two portreqd writers racing on one
+			// revision (a lease that expired under its holder) would each
+			// have deleted its own and left the document deleted.
 			lost = lost || ranksFirst(sib, live, rev, true)
-		default:
-			lost = lost || live
 		}
 	}
 	if !lost {

@@ -2,8 +2,12 @@ package couch
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/portreqd/portreqd/pkg/engine"
 )
 
 // Copies is the number of shard copies of db (CouchDB's n) as the engine's
@@ -32,4 +36,26 @@ func (e *Engine) KeyBatches(db string) int64 {
 		return true
 	})
 	return n
+}
+
+// PutUnleased is Put without the document's lease: a writer whose lease
+// expired under it, as a loaded machine can make one.
+func (e *Engine) PutUnleased(ctx context.Context, db, id string, doc []byte) (string, error) {
+	h, err := headOf(doc)
+	if err != nil {
+		return "", err
+	}
+	n, err := e.ensureKnown(ctx, db)
+	if err != nil {
+		return "", err
+	}
+	wctx, ws := withWriteStatus(ctx)
+	rev, err := e.client.DB(db).Put(wctx, id, json.RawMessage(doc), writeOpts(n)...)
+	if err != nil {
+		if clusterRaceFault(n, err) {
+			return "", fmt.Errorf("%w: %v", engine.ErrConflict, err)
+		}
+		return "", mapErr(err)
+	}
+	return rev, e.afterWrite(ctx, db, id, rev, h.kind(), ws)
 }
