@@ -39,6 +39,7 @@ type config struct {
 	uploadTimeout             time.Duration
 	lnpURL                    string
 	completionGrace           time.Duration
+	accountCacheTTL           time.Duration
 }
 
 // The shortest master API key and token secret accepted at start.
@@ -78,6 +79,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs.IntVar(&c.limits.Attachments, "max-attachments", porting.DefaultAttachments, "attachments one port request may hold")
 	fs.Float64Var(&c.loginRate, "login-rate", 5, "api_auth attempts per second allowed from one client address (429 beyond)")
 	fs.IntVar(&c.loginBurst, "login-burst", 20, "api_auth attempts one client address may make at once")
+	fs.DurationVar(&c.accountCacheTTL, "account-cache-ttl", 2*time.Second, "how long an account read is reused; on CouchDB writes by other replicas and sites drop it at once (_changes), this bounds staleness only while that feed is down")
 	fs.DurationVar(&c.completionGrace, "completion-grace", porting.DefaultCompletionGrace, "how long a completion under way is trusted before it counts as cut off (a crash, a store outage) and is undone")
 	fs.DurationVar(&c.bodyTimeout, "body-timeout", time.Minute, "how long a client may take to send a JSON request (408 after)")
 	fs.DurationVar(&c.uploadTimeout, "upload-timeout", 10*time.Minute, "how long a client may take to send or receive an attachment, a logo or a letter")
@@ -148,6 +150,9 @@ func (c *config) validate() error {
 	}
 	if c.bodyTimeout <= 0 || c.uploadTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--body-timeout and --upload-timeout must be positive"))
+	}
+	if c.accountCacheTTL <= 0 {
+		errs = append(errs, fmt.Errorf("--account-cache-ttl must be positive, got %s", c.accountCacheTTL))
 	}
 	if c.completionGrace < time.Second {
 		errs = append(errs, fmt.Errorf("--completion-grace must be at least 1s, got %s", c.completionGrace))

@@ -38,6 +38,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{[]string{"--couchdb", "http://x", "--max-upload-bytes", "0"}, nil, "--max-upload-bytes"},
 		{[]string{"--couchdb", "http://x", "--port-activation-charge", "-1"}, nil, "--port-activation-charge"},
 		{[]string{"--completion-grace", "500ms"}, nil, "--completion-grace"},
+		{[]string{"--account-cache-ttl", "0s"}, nil, "--account-cache-ttl"},
 		{[]string{"--couchdb", "http://x", "--listen", "nope"}, nil, "--listen"},
 		{[]string{"--couchdb", "http://x", "--log-format", "xml"}, nil, "--log-format"},
 		{nil, map[string]string{"PORTREQ_TOKEN_TTL": "forever"}, "PORTREQ_TOKEN_TTL"},

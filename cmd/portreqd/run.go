@@ -18,14 +18,11 @@ import (
 
 	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
+	"github.com/portreqd/portreqd/pkg/kazoo"
 	"github.com/portreqd/portreqd/pkg/lnp"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
 )
-
-// accountTTL bounds how stale a cached account (tree, name, flags) may be;
-// lookups happen on every request.
-const accountTTL = 2 * time.Second
 
 // run is portreqd's whole life: parse configuration, open the store, serve
 // until ctx ends, then drain in-flight requests.
@@ -71,8 +68,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		docCache = -1 // rows: negative disables, zero means its default
 	}
 	slogger := slog.New(zapslog.NewHandler(log.Core())) // the domain logs through the standard library
+	accounts := accountcache.New(cfg.accountCacheTTL, time.Now)
+	if w, ok := store.(accountWatcher); ok && cfg.couchdb != "" {
+		go watchAccounts(ctx, w, accounts, log)
+	}
 	svc := porting.NewService(porting.Config{
-		Store: store, Accounts: accountcache.New(accountTTL, time.Now), Log: slogger,
+		Store: store, Accounts: accounts, Log: slogger,
 		Rules: porting.Rules{
 			ActivationCharge:          cfg.portActivationCharge,
 			AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,
@@ -96,6 +97,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	go recoverCompletions(ctx, svc, log)
+	if w, ok := store.(conflictWatcher); ok && cfg.couchdb != "" {
+		go watchConflicts(ctx, w, log)
+	}
 
 	secret := []byte(cfg.tokenSecret)
 	if len(secret) == 0 {
@@ -217,5 +221,76 @@ func recoverCompletions(ctx context.Context, svc *porting.Service, log *zap.Logg
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// conflictWatcher is a store that resolves the conflicts replication
+// between sites brings (kazoo.Store on CouchDB).
+type conflictWatcher interface {
+	WatchConflicts(ctx context.Context, settle time.Duration, report func(kazoo.ConflictReport)) error
+}
+
+// conflictSettle is how long a conflict must last before it is resolved:
+// longer than a cluster takes to settle racing writes itself (a lease is
+// taken over after 9 s).
+const conflictSettle = 15 * time.Second
+
+// watchConflicts resolves conflicted port requests and accounts as
+// CouchDB reports them, until ctx ends; a feed that fails is started again
+// after a pause that grows to a minute. Several replicas may run it at
+// once: their resolutions are the same writes.
+func watchConflicts(ctx context.Context, w conflictWatcher, log *zap.Logger) {
+	pause := time.Second
+	for ctx.Err() == nil {
+		err := w.WatchConflicts(ctx, conflictSettle, func(r kazoo.ConflictReport) {
+			switch {
+			case r.Err != nil:
+				log.Warn("conflict not resolved yet", zap.String("db", r.DB), zap.String("id", r.ID), zap.Error(r.Err))
+			case r.Merged != nil:
+				log.Warn("port request conflict resolved", zap.String("request_id", r.ID), zap.String("state", string(r.Merged.State)),
+					zap.String("base", r.Merged.Base), zap.String("note", r.Merged.Note))
+			default:
+				log.Warn("account conflict resolved: the last write stands", zap.String("account_id", r.ID), zap.String("dropped", r.Dropped))
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("conflict watcher stopped; starting it again", zap.Error(err), zap.Duration("in", pause))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Minute)
+	}
+}
+
+// accountWatcher is a store that reports account writes made anywhere
+// (kazoo.Store on CouchDB).
+type accountWatcher interface {
+	WatchAccounts(ctx context.Context, changed func(id string)) error
+}
+
+// watchAccounts keeps the account cache coherent with writes made by other
+// replicas and replicated from other sites: each account written is
+// dropped at once. While the feed is down the cache is flushed and entries
+// live their TTL; the feed is started again after a pause that grows to a
+// minute.
+func watchAccounts(ctx context.Context, w accountWatcher, cache *accountcache.Cache, log *zap.Logger) {
+	pause := time.Second
+	for ctx.Err() == nil {
+		cache.Flush() // what changed while no feed ran is unknown
+		err := w.WatchAccounts(ctx, cache.Changed)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("account changes feed stopped; starting it again", zap.Error(err), zap.Duration("in", pause))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Minute)
 	}
 }

@@ -7,7 +7,9 @@
 // load tool counted a third to a half of an extra account read per listing
 // at 16 clients on CouchDB before misses shared their read. A write through
 // this replica drops every _read_only block at once; one through another
-// replica shows within twice the TTL (a block may be built from accounts
+// replica or site drops the account and the blocks as soon as the
+// accounts' _changes feed reports it (Changed), and, should the feed be
+// down, shows within twice the TTL (a block may be built from accounts
 // cached a TTL ago, and lives a TTL).
 package accountcache
 
@@ -129,6 +131,31 @@ func (c *Cache) Written(a *porting.Account) {
 	c.written++
 	clear(c.readOnly)
 	c.putLocked(a)
+}
+
+// Changed drops account id, which changed in the store (another replica
+// or site wrote it: the accounts' _changes feed says so), and every
+// _read_only block, which may name it; reads in flight are not kept.
+func (c *Cache) Changed(id string) {
+	c.loads.Forget(id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.written++
+	delete(c.entries, id)
+	clear(c.readOnly)
+}
+
+// Flush drops everything: the changes feed that keeps the cache coherent
+// was down, and what changed meanwhile is unknown.
+func (c *Cache) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.written++
+	for id := range c.entries {
+		c.loads.Forget(id)
+	}
+	clear(c.entries)
+	clear(c.readOnly)
 }
 
 func (c *Cache) putLocked(a *porting.Account) {

@@ -143,3 +143,45 @@ func TestAccountExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestChangedAndFlush checks that an account reported changed (or a flush)
+// is read again at once, with its _read_only blocks gone, however long its
+// TTL.
+func TestChangedAndFlush(t *testing.T) {
+	c := New(time.Hour, nil)
+	name := "old"
+	reads := 0
+	read := func(_ context.Context, id string) (*porting.Account, error) {
+		reads++
+		return &porting.Account{ID: id, Name: name}, nil
+	}
+	get := func(id string) string {
+		t.Helper()
+		a, err := c.Account(context.Background(), id, read)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Name
+	}
+	get("a1")
+	get("a2")
+	c.PutReadOnly("a2", json.RawMessage(`{"account_name":"old"}`), time.Now())
+	name = "new"
+	if got := get("a1"); got != "old" || reads != 2 {
+		t.Fatalf("within the TTL: %q after %d reads", got, reads)
+	}
+	c.Changed("a1")
+	if got := get("a1"); got != "new" || reads != 3 {
+		t.Errorf("after Changed: %q after %d reads, want new after 3", got, reads)
+	}
+	if _, ok := c.ReadOnly("a2"); ok {
+		t.Error("a _read_only block survived Changed")
+	}
+	if got := get("a2"); got != "old" {
+		t.Errorf("Changed(a1) dropped a2: %q", got)
+	}
+	c.Flush()
+	if got := get("a2"); got != "new" || reads != 4 {
+		t.Errorf("after Flush: %q after %d reads, want new after 4", got, reads)
+	}
+}

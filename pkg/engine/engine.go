@@ -203,6 +203,10 @@ type ChangesQuery struct {
 	Limit       int
 	IncludeDocs bool
 	Continuous  bool
+	// AllLeaves lists every leaf revision of each changed document in
+	// Change.Leaves (CouchDB's style=all_docs): more than one live leaf
+	// is a conflict, which replication between servers brings.
+	AllLeaves bool
 }
 
 // Change is one document's latest change.
@@ -212,6 +216,17 @@ type Change struct {
 	Rev     string
 	Deleted bool
 	Doc     []byte
+	// Leaves are the document's leaf revisions (deleted ones included)
+	// when ChangesQuery.AllLeaves asked for them; Rev is then one of them,
+	// not necessarily the winner.
+	Leaves []string
+}
+
+// AttachmentsAt is an Engine that reads an attachment as a given revision
+// of its document holds it (CouchDB: GET /db/id/name?rev=), which resolving
+// a conflict needs: the losing revision's attachment may be the one kept.
+type AttachmentsAt interface {
+	GetAttachmentAt(ctx context.Context, db, id, name, rev string) (*Attachment, error)
 }
 
 // Attachment is an open attachment body.

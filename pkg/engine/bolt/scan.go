@@ -554,6 +554,9 @@ func (e *Engine) Changes(ctx context.Context, db string, q engine.ChangesQuery, 
 					if q.IncludeDocs {
 						ch.Doc = bytes.Clone(r.body)
 					}
+					if q.AllLeaves {
+						ch.Leaves = []string{r.rev} // one leaf: nothing replicates into this engine
+					}
 					page = append(page, ch)
 					since = seq
 					if q.Limit > 0 && sent+len(page) >= q.Limit {

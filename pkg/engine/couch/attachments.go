@@ -71,6 +71,21 @@ func (e *Engine) GetAttachment(ctx context.Context, db, id, name string) (*engin
 	return &engine.Attachment{ContentType: att.ContentType, Length: att.Size, Digest: att.Digest, Body: att.Content}, nil
 }
 
+var _ engine.AttachmentsAt = (*Engine)(nil)
+
+// GetAttachmentAt opens attachment name as revision rev of document id
+// holds it.
+func (e *Engine) GetAttachmentAt(ctx context.Context, db, id, name, rev string) (*engine.Attachment, error) {
+	if name == "" || rev == "" {
+		return nil, fmt.Errorf("%w: attachment without a name or revision", engine.ErrNotFound)
+	}
+	att, err := e.client.DB(db).GetAttachment(ctx, id, escapeAttName(name), kivik.Rev(rev))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &engine.Attachment{ContentType: att.ContentType, Length: att.Size, Digest: att.Digest, Body: att.Content}, nil
+}
+
 // escapeAttName escapes an attachment name for the URL path. kivik escapes
 // document ids but pastes attachment names in as they are, so a name with
 // a space, "?", "#", "/" or "%" would reach the wrong URL.

@@ -23,6 +23,9 @@ func (e *Engine) Changes(ctx context.Context, db string, q engine.ChangesQuery, 
 	if q.IncludeDocs {
 		p["include_docs"] = true
 	}
+	if q.AllLeaves {
+		p["style"] = "all_docs"
+	}
 	if q.Continuous {
 		p["feed"] = "continuous"
 		p["heartbeat"] = 10000
@@ -33,6 +36,9 @@ func (e *Engine) Changes(ctx context.Context, db string, q engine.ChangesQuery, 
 		c := engine.Change{Seq: ch.Seq(), ID: ch.ID(), Deleted: ch.Deleted()}
 		if revs := ch.Changes(); len(revs) > 0 {
 			c.Rev = revs[0]
+			if q.AllLeaves {
+				c.Leaves = revs
+			}
 		}
 		if q.IncludeDocs {
 			var doc json.RawMessage

@@ -1,0 +1,283 @@
+package kazoo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portreqd/portreqd/pkg/engine"
+	"github.com/portreqd/portreqd/pkg/porting"
+)
+
+// ResolveRequestConflict merges the live revisions of port request id when
+// it has more than one (porting.MergeRequestLeaves): the merge is written
+// over its base revision, attachments another revision wins are copied in
+// from that revision, and the other revisions are deleted. It returns nil
+// when the request is not in conflict. Every step is a write of fixed
+// content over a fixed revision, so two sites resolving one conflict at
+// once write the same revisions, and a resolution cut off halfway is
+// finished by the next one.
+func (s *Store) ResolveRequestConflict(ctx context.Context, id string) (*porting.MergedRequest, error) {
+	db := s.db(dbPortRequests)
+	leaves, err := s.eng.Leaves(ctx, db, id)
+	if err != nil {
+		return nil, storeErr(err, id)
+	}
+	var live []porting.Leaf
+	for _, l := range leaves {
+		if !l.Deleted {
+			live = append(live, porting.Leaf{Rev: l.Rev, Doc: l.Doc})
+		}
+	}
+	if len(live) < 2 {
+		return nil, nil
+	}
+	m, err := porting.MergeRequestLeaves(live)
+	if err != nil {
+		return nil, porting.Wrap(porting.KindInternal, "merge the revisions of "+id, err)
+	}
+	// The base revision's attachments it keeps stay as stubs; the others
+	// are copied in once the merge is written.
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(m.Doc, &doc); err != nil {
+		return nil, porting.Wrap(porting.KindInternal, "merge", err)
+	}
+	stubs := map[string]json.RawMessage{}
+	for _, l := range live {
+		if l.Rev != m.Base {
+			continue
+		}
+		var base struct {
+			Attachments map[string]json.RawMessage `json:"_attachments"`
+		}
+		_ = json.Unmarshal(l.Doc, &base)
+		for name, stub := range base.Attachments {
+			if m.Attachments[name] == m.Base {
+				stubs[name] = stub
+			}
+		}
+	}
+	if len(stubs) > 0 {
+		doc["_attachments"] = mustJSON(stubs)
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return nil, porting.Wrap(porting.KindInternal, "merge", err)
+	}
+	rev, err := s.eng.Put(ctx, db, id, body)
+	if err != nil {
+		return nil, storeErr(err, id)
+	}
+	for name, from := range m.Attachments {
+		if from == m.Base {
+			continue
+		}
+		if rev, err = s.copyAttachment(ctx, db, id, name, from, rev); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range live {
+		if l.Rev == m.Base {
+			continue
+		}
+		if _, err := s.eng.Delete(ctx, db, id, l.Rev); err != nil && !errors.Is(err, engine.ErrNotFound) && !errors.Is(err, engine.ErrConflict) {
+			return nil, storeErr(err, id)
+		}
+	}
+	return m, nil
+}
+
+// ResolveAccountConflict keeps the revision of account id modified last
+// (porting.LastModifiedLeaf) and deletes its other live revisions, in the
+// accounts database and in the account's own database alike. It returns
+// the revisions it deleted.
+func (s *Store) ResolveAccountConflict(ctx context.Context, id string) ([]string, error) {
+	var deleted []string
+	for _, name := range []string{dbAccounts, porting.AccountDB(id)} {
+		db := s.db(name)
+		leaves, err := s.eng.Leaves(ctx, db, id)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return deleted, storeErr(err, id)
+		}
+		var live []porting.Leaf
+		for _, l := range leaves {
+			if !l.Deleted {
+				live = append(live, porting.Leaf{Rev: l.Rev, Doc: l.Doc})
+			}
+		}
+		if len(live) < 2 {
+			continue
+		}
+		keep := porting.LastModifiedLeaf(live)
+		for _, l := range live {
+			if l.Rev == keep {
+				continue
+			}
+			if _, err := s.eng.Delete(ctx, db, id, l.Rev); err != nil && !errors.Is(err, engine.ErrNotFound) && !errors.Is(err, engine.ErrConflict) {
+				return deleted, storeErr(err, id)
+			}
+			deleted = append(deleted, name+"@"+l.Rev)
+		}
+	}
+	return deleted, nil
+}
+
+// copyAttachment copies attachment name as revision from holds it onto the
+// document at revision rev, returning the new revision.
+func (s *Store) copyAttachment(ctx context.Context, db, id, name, from, rev string) (string, error) {
+	at, ok := s.eng.(engine.AttachmentsAt)
+	if !ok {
+		return "", porting.E(porting.KindInternal, "kazoo: the engine cannot read an attachment of a past revision")
+	}
+	att, err := at.GetAttachmentAt(ctx, db, id, name, from)
+	if err != nil {
+		return "", storeErr(err, id)
+	}
+	defer att.Body.Close()
+	newRev, err := s.eng.PutAttachment(ctx, db, id, rev, name, att.ContentType, att.Body)
+	if err != nil {
+		return "", storeErr(err, id)
+	}
+	return newRev, nil
+}
+
+// ConflictReport is what became of one conflicted document.
+type ConflictReport struct {
+	DB      string // "port_requests" or "accounts"
+	ID      string
+	Merged  *porting.MergedRequest // a port request's merge
+	Dropped string                 // an account: the revisions deleted, when any
+	Err     error                  // the resolution failed; it is tried again
+}
+
+// WatchConflicts follows the changes of the port requests and the accounts
+// from the start (since "0": conflicts made while portreqd was down are
+// found too) and resolves each document that has more than one leaf once
+// it has stayed in conflict for settle: on a CouchDB cluster a write
+// racing another leaves a conflict for a moment, which the engine settles
+// itself (cluster.go); only a conflict that outlives that, as replication
+// between sites brings, is resolved. Port requests are merged
+// (ResolveRequestConflict), accounts keep their last write
+// (ResolveAccountConflict). report hears of every resolution, failed ones
+// included, which are tried again after settle. It runs until ctx ends,
+// or returns the error that stopped a feed; the caller starts it again.
+func (s *Store) WatchConflicts(ctx context.Context, settle time.Duration, report func(ConflictReport)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := &conflictWatch{store: s, settle: settle, report: report, pending: map[string]bool{}, timers: map[*time.Timer]bool{}}
+	defer w.stop()
+	errc := make(chan error, 2)
+	for _, db := range []string{dbPortRequests, dbAccounts} {
+		go func() {
+			q := engine.ChangesQuery{Since: "0", Continuous: true, AllLeaves: true}
+			errc <- s.eng.Changes(ctx, s.db(db), q, func(c engine.Change) error {
+				if len(c.Leaves) > 1 && !strings.HasPrefix(c.ID, "_design/") {
+					w.later(ctx, db, c.ID, 0)
+				}
+				return nil
+			})
+		}()
+	}
+	err := <-errc
+	cancel()
+	<-errc
+	return err
+}
+
+// conflictWatch schedules the resolution of conflicted documents.
+type conflictWatch struct {
+	store  *Store
+	settle time.Duration
+	report func(ConflictReport)
+
+	mu      sync.Mutex
+	pending map[string]bool // db + "/" + id
+	timers  map[*time.Timer]bool
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// stop drops the timers not fired yet and waits for resolutions under way.
+func (w *conflictWatch) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	for tm := range w.timers {
+		if tm.Stop() {
+			w.wg.Done()
+		}
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
+}
+
+// accountFollowUps is how many times an account whose conflict was
+// resolved is checked again (after 2, 4 and 8 times settle): its copy in
+// the account's own database (Kazoo's primary copy) may bring its
+// conflict later than accounts, and no feed follows every account
+// database.
+const accountFollowUps = 3
+
+// later resolves document id of db after settle << attempt, unless it is
+// scheduled already.
+func (w *conflictWatch) later(ctx context.Context, db, id string, attempt int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	key := db + "/" + id
+	if w.stopped || w.pending[key] {
+		return
+	}
+	w.pending[key] = true
+	w.wg.Add(1)
+	var tm *time.Timer
+	tm = time.AfterFunc(w.settle<<attempt, func() {
+		defer w.wg.Done()
+		w.mu.Lock()
+		delete(w.timers, tm)
+		delete(w.pending, key)
+		w.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		r := ConflictReport{DB: db, ID: id}
+		if db == dbPortRequests {
+			r.Merged, r.Err = w.store.ResolveRequestConflict(ctx, id)
+		} else {
+			var deleted []string
+			deleted, r.Err = w.store.ResolveAccountConflict(ctx, id)
+			r.Dropped = strings.Join(deleted, ", ")
+		}
+		if porting.IsKind(r.Err, porting.KindConflict) {
+			r.Err = nil // written meanwhile: its change is seen next
+		}
+		if w.report != nil && (r.Merged != nil || r.Dropped != "" || r.Err != nil) {
+			w.report(r)
+		}
+		switch {
+		case ctx.Err() != nil:
+		case r.Err != nil:
+			w.later(ctx, db, id, 0)
+		case db == dbAccounts && attempt < accountFollowUps && (r.Dropped != "" || attempt > 0):
+			w.later(ctx, db, id, attempt+1)
+		}
+	})
+	w.timers[tm] = true
+}
+
+// WatchAccounts calls changed with the id of every account document
+// written from now on, by this process or any other, here or replicated
+// from another site, until ctx ends or the feed fails (its error).
+func (s *Store) WatchAccounts(ctx context.Context, changed func(id string)) error {
+	q := engine.ChangesQuery{Since: "now", Continuous: true}
+	return s.eng.Changes(ctx, s.db(dbAccounts), q, func(c engine.Change) error {
+		if !strings.HasPrefix(c.ID, "_design/") {
+			changed(c.ID)
+		}
+		return nil
+	})
+}
