@@ -70,4 +70,14 @@ func TestReplicateCommand(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+	// portreqd on a replicated site (one pulling from the others) refuses
+	// to start with a random per-process token secret: tokens must hold at
+	// every site. A site that does start would serve until ctx ends.
+	out.Reset()
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err = run(sctx, []string{"--couchdb", urls[1], "--db-prefix", prefix, "--listen", "127.0.0.1:0"}, func(string) string { return "" }, &out)
+	if err == nil || !strings.Contains(err.Error(), "--token-secret") {
+		t.Errorf("portreqd on a replicated site without --token-secret: %v", err)
+	}
 }

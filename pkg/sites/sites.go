@@ -318,3 +318,12 @@ func (k *Keeper) Status(ctx context.Context) ([]Status, error) {
 	})
 	return out, nil
 }
+
+// Configured reports whether server eng runs replications of databases of
+// prefix that a Keeper set up, so that portreqd there knows it shares its
+// data with other sites.
+func Configured(ctx context.Context, eng engine.Engine, prefix string) (bool, error) {
+	k := &Keeper{Prefix: prefix}
+	ids, err := k.ours(ctx, Site{Engine: eng})
+	return len(ids) > 0, err
+}
