@@ -23,7 +23,6 @@ import (
 	"github.com/portreqd/portreqd/pkg/lnp"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
-	"github.com/portreqd/portreqd/pkg/sites"
 )
 
 // run is portreqd's whole life: parse configuration, open the store, serve
@@ -64,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer store.Close()
 	log.Info("store", zap.String("store", desc))
-	if err := checkSites(ctx, cfg); err != nil {
+	if err := checkSites(ctx, cfg, store); err != nil {
 		return err
 	}
 
@@ -301,24 +300,22 @@ func watchAccounts(ctx context.Context, w accountWatcher, cache *accountcache.Ca
 }
 
 // checkSites refuses to start without --token-secret on a CouchDB that
-// replicates portreqd's databases to other sites (portreqd replicate): a
+// replicates portreqd's databases from other sites (portreqd replicate): a
 // token issued at one site must be accepted at the others, which a random
 // per-process secret cannot do.
-func checkSites(ctx context.Context, cfg *config) error {
-	if cfg.couchdb == "" || cfg.tokenSecret != "" {
+func checkSites(ctx context.Context, cfg *config, store any) error {
+	r, ok := store.(interface {
+		ReplicatedFromSites(ctx context.Context) (bool, error)
+	})
+	if !ok || cfg.couchdb == "" || cfg.tokenSecret != "" {
 		return nil
 	}
-	eng, err := couch.Open(ctx, couch.Options{URL: cfg.couchdb, Logger: zap.NewNop()})
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	replicated, err := sites.Configured(ctx, eng, cfg.dbPrefix)
+	replicated, err := r.ReplicatedFromSites(ctx)
 	if err != nil {
 		return fmt.Errorf("read the replications of %s: %w", couch.MaskURL(cfg.couchdb), err)
 	}
 	if replicated {
-		return errors.New("this CouchDB replicates portreqd's databases to other sites (portreqd replicate): give --token-secret, the same on every site")
+		return errors.New("this CouchDB replicates portreqd's databases from other sites (portreqd replicate): give --token-secret, the same on every site")
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/sites"
 )
 
 // ResolveRequestConflict merges the live revisions of port request id when
@@ -22,15 +23,9 @@ import (
 // finished by the next one.
 func (s *Store) ResolveRequestConflict(ctx context.Context, id string) (*porting.MergedRequest, error) {
 	db := s.db(dbPortRequests)
-	leaves, err := s.eng.Leaves(ctx, db, id)
+	live, err := s.liveLeaves(ctx, db, id)
 	if err != nil {
 		return nil, storeErr(err, id)
-	}
-	var live []porting.Leaf
-	for _, l := range leaves {
-		if !l.Deleted {
-			live = append(live, porting.Leaf{Rev: l.Rev, Doc: l.Doc})
-		}
 	}
 	if len(live) < 2 {
 		return nil, nil
@@ -46,18 +41,17 @@ func (s *Store) ResolveRequestConflict(ctx context.Context, id string) (*porting
 		return nil, porting.Wrap(porting.KindInternal, "merge", err)
 	}
 	stubs := map[string]json.RawMessage{}
+	var base struct {
+		Attachments map[string]json.RawMessage `json:"_attachments"`
+	}
 	for _, l := range live {
-		if l.Rev != m.Base {
-			continue
+		if l.Rev == m.Base {
+			_ = json.Unmarshal(l.Doc, &base)
 		}
-		var base struct {
-			Attachments map[string]json.RawMessage `json:"_attachments"`
-		}
-		_ = json.Unmarshal(l.Doc, &base)
-		for name, stub := range base.Attachments {
-			if m.Attachments[name] == m.Base {
-				stubs[name] = stub
-			}
+	}
+	for name, stub := range base.Attachments {
+		if m.Attachments[name] == m.Base {
+			stubs[name] = stub
 		}
 	}
 	if len(stubs) > 0 {
@@ -93,39 +87,63 @@ func (s *Store) ResolveRequestConflict(ctx context.Context, id string) (*porting
 // ResolveAccountConflict keeps the revision of account id modified last
 // (porting.LastModifiedLeaf) and deletes its other live revisions, in the
 // accounts database and in the account's own database alike. It returns
-// the revisions it deleted.
-func (s *Store) ResolveAccountConflict(ctx context.Context, id string) ([]string, error) {
-	var deleted []string
-	for _, name := range []string{dbAccounts, porting.AccountDB(id)} {
+// the revisions it deleted, and whether the account's own copy stands at
+// an older write than the accounts copy: replication has not brought its
+// conflicting revision yet, and the account is worth checking again.
+func (s *Store) ResolveAccountConflict(ctx context.Context, id string) (deleted []string, behind bool, err error) {
+	var standing [2]int64 // pvt_modified of what stands in each copy
+	for i, name := range []string{dbAccounts, porting.AccountDB(id)} {
 		db := s.db(name)
-		leaves, err := s.eng.Leaves(ctx, db, id)
+		live, err := s.liveLeaves(ctx, db, id)
 		if isNotFound(err) {
 			continue
 		}
 		if err != nil {
-			return deleted, storeErr(err, id)
+			return deleted, false, storeErr(err, id)
 		}
-		var live []porting.Leaf
-		for _, l := range leaves {
-			if !l.Deleted {
-				live = append(live, porting.Leaf{Rev: l.Rev, Doc: l.Doc})
-			}
-		}
-		if len(live) < 2 {
+		if len(live) == 0 {
 			continue
 		}
 		keep := porting.LastModifiedLeaf(live)
 		for _, l := range live {
 			if l.Rev == keep {
+				var d struct {
+					Modified int64 `json:"pvt_modified"`
+				}
+				_ = json.Unmarshal(l.Doc, &d)
+				standing[i] = d.Modified
 				continue
 			}
 			if _, err := s.eng.Delete(ctx, db, id, l.Rev); err != nil && !errors.Is(err, engine.ErrNotFound) && !errors.Is(err, engine.ErrConflict) {
-				return deleted, storeErr(err, id)
+				return deleted, false, storeErr(err, id)
 			}
 			deleted = append(deleted, name+"@"+l.Rev)
 		}
 	}
-	return deleted, nil
+	return deleted, standing[1] != 0 && standing[1] < standing[0], nil
+}
+
+// liveLeaves returns the revisions of document id of db that are not
+// deletions: more than one is a conflict.
+func (s *Store) liveLeaves(ctx context.Context, db, id string) ([]porting.Leaf, error) {
+	leaves, err := s.eng.Leaves(ctx, db, id)
+	if err != nil {
+		return nil, err
+	}
+	var live []porting.Leaf
+	for _, l := range leaves {
+		if !l.Deleted {
+			live = append(live, porting.Leaf{Rev: l.Rev, Doc: l.Doc})
+		}
+	}
+	return live, nil
+}
+
+// ReplicatedFromSites reports whether this CouchDB pulls portreqd's
+// databases from other sites (portreqd replicate), through the engine the
+// store runs on.
+func (s *Store) ReplicatedFromSites(ctx context.Context) (bool, error) {
+	return sites.Configured(ctx, s.eng, s.prefix)
 }
 
 // copyAttachment copies attachment name as revision from holds it onto the
@@ -216,15 +234,15 @@ func (w *conflictWatch) stop() {
 	w.wg.Wait()
 }
 
-// accountFollowUps is how many times an account whose conflict was
-// resolved is checked again (after 2, 4 and 8 times settle): its copy in
-// the account's own database (Kazoo's primary copy) may bring its
-// conflict later than accounts, and no feed follows every account
-// database.
-const accountFollowUps = 3
+// accountFollowUps is how many times, at most, an account whose conflict
+// was resolved is checked again while its copy in the account's own
+// database (Kazoo's primary copy) stands behind the accounts copy: that
+// copy may bring its conflict later than accounts, and no feed follows
+// every account database. The waits grow from 2 to 16 times settle.
+const accountFollowUps = 8
 
-// later resolves document id of db after settle << attempt, unless it is
-// scheduled already.
+// later resolves document id of db after settle << min(attempt, 4),
+// unless it is scheduled already.
 func (w *conflictWatch) later(ctx context.Context, db, id string, attempt int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -235,7 +253,7 @@ func (w *conflictWatch) later(ctx context.Context, db, id string, attempt int) {
 	w.pending[key] = true
 	w.wg.Add(1)
 	var tm *time.Timer
-	tm = time.AfterFunc(w.settle<<attempt, func() {
+	tm = time.AfterFunc(w.settle<<min(attempt, 4), func() {
 		defer w.wg.Done()
 		w.mu.Lock()
 		delete(w.timers, tm)
@@ -245,11 +263,12 @@ func (w *conflictWatch) later(ctx context.Context, db, id string, attempt int) {
 			return
 		}
 		r := ConflictReport{DB: db, ID: id}
+		behind := false
 		if db == dbPortRequests {
 			r.Merged, r.Err = w.store.ResolveRequestConflict(ctx, id)
 		} else {
 			var deleted []string
-			deleted, r.Err = w.store.ResolveAccountConflict(ctx, id)
+			deleted, behind, r.Err = w.store.ResolveAccountConflict(ctx, id)
 			r.Dropped = strings.Join(deleted, ", ")
 		}
 		if porting.IsKind(r.Err, porting.KindConflict) {
@@ -262,7 +281,7 @@ func (w *conflictWatch) later(ctx context.Context, db, id string, attempt int) {
 		case ctx.Err() != nil:
 		case r.Err != nil:
 			w.later(ctx, db, id, 0)
-		case db == dbAccounts && attempt < accountFollowUps && (r.Dropped != "" || attempt > 0):
+		case behind && attempt < accountFollowUps:
 			w.later(ctx, db, id, attempt+1)
 		}
 	})

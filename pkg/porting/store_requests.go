@@ -100,6 +100,15 @@ type ListRow struct {
 	Modified  int64
 }
 
+// ListRowIDs are the document ids of rows, for RequestDocs.
+func ListRowIDs(rows []ListRow) []string {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
 // Cursor is a position in a listing: the last row a page showed.
 type Cursor struct {
 	Modified int64

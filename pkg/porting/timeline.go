@@ -76,11 +76,7 @@ func (s *Service) LastSubmitted(ctx context.Context, actor *Account, accountID s
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(rows))
-	for i, row := range rows {
-		ids[i] = row.ID
-	}
-	err = s.store.RequestDocs(ctx, ids, func(_ string, doc []byte) error {
+	err = s.store.RequestDocs(ctx, ListRowIDs(rows), func(_ string, doc []byte) error {
 		r, err := DecodeRequest(doc)
 		if err != nil || r.Deleted || r.AccountID != accountID || r.State != Submitted || r.Private.Bool("pvt_sent") {
 			return nil // one broken document must not break the answer

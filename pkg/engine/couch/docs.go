@@ -176,20 +176,27 @@ func (e *Engine) Put(ctx context.Context, db, id string, doc []byte) (string, er
 	}
 	var rev string
 	write := func() error {
-		wctx, ws := withWriteStatus(ctx)
-		var err error
-		if rev, err = e.client.DB(db).Put(wctx, id, json.RawMessage(doc), writeOpts(n)...); err != nil {
-			if clusterRaceFault(n, err) {
-				return fmt.Errorf("%w: %v", engine.ErrConflict, err)
-			}
-			return mapErr(err)
-		}
-		return e.afterWrite(ctx, db, id, rev, h.kind(), ws)
+		rev, err = e.putOnce(ctx, n, db, id, doc, h.kind())
+		return err
 	}
 	if h.kind() == writeCreate {
 		return rev, write()
 	}
 	return rev, e.leased(ctx, n, db, id, write)
+}
+
+// putOnce is one write of doc, settled on a cluster (n copies); the caller
+// holds the lease an update needs.
+func (e *Engine) putOnce(ctx context.Context, n int, db, id string, doc []byte, w writeKind) (string, error) {
+	wctx, ws := withWriteStatus(ctx)
+	rev, err := e.client.DB(db).Put(wctx, id, json.RawMessage(doc), writeOpts(n)...)
+	if err != nil {
+		if clusterRaceFault(n, err) {
+			return "", fmt.Errorf("%w: %v", engine.ErrConflict, err)
+		}
+		return "", mapErr(err)
+	}
+	return rev, e.afterWrite(ctx, db, id, rev, w, ws)
 }
 
 // Delete writes a deletion of id over rev.

@@ -2,12 +2,8 @@ package couch
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/url"
 	"strings"
-
-	"github.com/portreqd/portreqd/pkg/engine"
 )
 
 // Copies is the number of shard copies of db (CouchDB's n) as the engine's
@@ -49,13 +45,5 @@ func (e *Engine) PutUnleased(ctx context.Context, db, id string, doc []byte) (st
 	if err != nil {
 		return "", err
 	}
-	wctx, ws := withWriteStatus(ctx)
-	rev, err := e.client.DB(db).Put(wctx, id, json.RawMessage(doc), writeOpts(n)...)
-	if err != nil {
-		if clusterRaceFault(n, err) {
-			return "", fmt.Errorf("%w: %v", engine.ErrConflict, err)
-		}
-		return "", mapErr(err)
-	}
-	return rev, e.afterWrite(ctx, db, id, rev, h.kind(), ws)
+	return e.putOnce(ctx, n, db, id, doc, h.kind())
 }

@@ -20,11 +20,7 @@ func ListRequests(ctx context.Context, s porting.RequestStore, q porting.ListQue
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	err = s.RequestDocs(ctx, ids, func(_ string, doc []byte) error {
+	err = s.RequestDocs(ctx, porting.ListRowIDs(rows), func(_ string, doc []byte) error {
 		p.Docs = append(p.Docs, bytes.Clone(doc))
 		return nil
 	})
