@@ -18,8 +18,6 @@ import (
 
 	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
-	"github.com/portreqd/portreqd/pkg/engine/couch"
-	"github.com/portreqd/portreqd/pkg/kazoo"
 	"github.com/portreqd/portreqd/pkg/lnp"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
@@ -76,8 +74,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if w, ok := store.(accountWatcher); ok && cfg.couchdb != "" {
 		go watchAccounts(ctx, w, accounts, log)
 	}
+	site, peers, err := siteOf(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
 	svc := porting.NewService(porting.Config{
-		Store: store, Accounts: accounts, Log: slogger,
+		Store: store, Accounts: accounts, Log: slogger, Site: site, Peers: peers,
 		Rules: porting.Rules{
 			ActivationCharge:          cfg.portActivationCharge,
 			AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,
@@ -102,7 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	go recoverCompletions(ctx, svc, log)
 	if w, ok := store.(conflictWatcher); ok && cfg.couchdb != "" {
-		go watchConflicts(ctx, w, log)
+		go watchConflicts(ctx, w, svc, log)
 	}
 
 	secret := []byte(cfg.tokenSecret)
@@ -228,48 +230,6 @@ func recoverCompletions(ctx context.Context, svc *porting.Service, log *zap.Logg
 	}
 }
 
-// conflictWatcher is a store that resolves the conflicts replication
-// between sites brings (kazoo.Store on CouchDB).
-type conflictWatcher interface {
-	WatchConflicts(ctx context.Context, settle time.Duration, report func(kazoo.ConflictReport)) error
-}
-
-// conflictSettle is how long a conflict must last before it is resolved:
-// longer than a cluster takes to settle racing writes itself (a lease is
-// taken over after 9 s).
-const conflictSettle = 15 * time.Second
-
-// watchConflicts resolves conflicted port requests and accounts as
-// CouchDB reports them, until ctx ends; a feed that fails is started again
-// after a pause that grows to a minute. Several replicas may run it at
-// once: their resolutions are the same writes.
-func watchConflicts(ctx context.Context, w conflictWatcher, log *zap.Logger) {
-	pause := time.Second
-	for ctx.Err() == nil {
-		err := w.WatchConflicts(ctx, conflictSettle, func(r kazoo.ConflictReport) {
-			switch {
-			case r.Err != nil:
-				log.Warn("conflict not resolved yet", zap.String("db", r.DB), zap.String("id", r.ID), zap.Error(r.Err))
-			case r.Merged != nil:
-				log.Warn("port request conflict resolved", zap.String("request_id", r.ID), zap.String("state", string(r.Merged.State)),
-					zap.String("base", r.Merged.Base), zap.String("note", r.Merged.Note))
-			default:
-				log.Warn("account conflict resolved: the last write stands", zap.String("account_id", r.ID), zap.String("dropped", r.Dropped))
-			}
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		log.Warn("conflict watcher stopped; starting it again", zap.Error(err), zap.Duration("in", pause))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, time.Minute)
-	}
-}
-
 // accountWatcher is a store that reports account writes made anywhere
 // (kazoo.Store on CouchDB).
 type accountWatcher interface {
@@ -297,25 +257,4 @@ func watchAccounts(ctx context.Context, w accountWatcher, cache *accountcache.Ca
 		}
 		pause = min(2*pause, time.Minute)
 	}
-}
-
-// checkSites refuses to start without --token-secret on a CouchDB that
-// replicates portreqd's databases from other sites (portreqd replicate): a
-// token issued at one site must be accepted at the others, which a random
-// per-process secret cannot do.
-func checkSites(ctx context.Context, cfg *config, store any) error {
-	r, ok := store.(interface {
-		ReplicatedFromSites(ctx context.Context) (bool, error)
-	})
-	if !ok || cfg.couchdb == "" || cfg.tokenSecret != "" {
-		return nil
-	}
-	replicated, err := r.ReplicatedFromSites(ctx)
-	if err != nil {
-		return fmt.Errorf("read the replications of %s: %w", couch.MaskURL(cfg.couchdb), err)
-	}
-	if replicated {
-		return errors.New("this CouchDB replicates portreqd's databases from other sites (portreqd replicate): give --token-secret, the same on every site")
-	}
-	return nil
 }

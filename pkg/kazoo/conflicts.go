@@ -167,11 +167,25 @@ func (s *Store) copyAttachment(ctx context.Context, db, id, name, from, rev stri
 
 // ConflictReport is what became of one conflicted document.
 type ConflictReport struct {
-	DB      string // "port_requests" or "accounts"
-	ID      string
-	Merged  *porting.MergedRequest // a port request's merge
-	Dropped string                 // an account: the revisions deleted, when any
-	Err     error                  // the resolution failed; it is tried again
+	DB       string // "port_requests", "accounts" or "port_number_claims"
+	ID       string
+	Merged   *porting.MergedRequest // a port request's merge
+	Dropped  string                 // an account: the revisions deleted, when any
+	Rejected []string               // a claim: the requests of this site that lost it
+	Err      error                  // the resolution failed; it is tried again
+}
+
+// ConflictWatch says how WatchConflicts resolves.
+type ConflictWatch struct {
+	// Settle is how long a document stays in conflict before it is
+	// resolved.
+	Settle time.Duration
+	// ReconcileClaim settles a number's claim in conflict and rejects
+	// this site's requests that lost it (porting.Service.ReconcileClaim);
+	// nil leaves claims alone.
+	ReconcileClaim func(ctx context.Context, number string) ([]string, error)
+	// Report hears of every resolution, failed ones included; nil: none.
+	Report func(ConflictReport)
 }
 
 // WatchConflicts follows the changes of the port requests and the accounts
@@ -185,13 +199,17 @@ type ConflictReport struct {
 // (ResolveAccountConflict). report hears of every resolution, failed ones
 // included, which are tried again after settle. It runs until ctx ends,
 // or returns the error that stopped a feed; the caller starts it again.
-func (s *Store) WatchConflicts(ctx context.Context, settle time.Duration, report func(ConflictReport)) error {
+func (s *Store) WatchConflicts(ctx context.Context, cw ConflictWatch) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w := &conflictWatch{store: s, settle: settle, report: report, pending: map[string]bool{}, timers: map[*time.Timer]bool{}}
+	w := &conflictWatch{store: s, ConflictWatch: cw, pending: map[string]bool{}, timers: map[*time.Timer]bool{}}
 	defer w.stop()
-	errc := make(chan error, 2)
-	for _, db := range []string{dbPortRequests, dbAccounts} {
+	dbs := []string{dbPortRequests, dbAccounts}
+	if cw.ReconcileClaim != nil {
+		dbs = append(dbs, dbClaims)
+	}
+	errc := make(chan error, len(dbs))
+	for _, db := range dbs {
 		go func() {
 			q := engine.ChangesQuery{Since: "0", Continuous: true, AllLeaves: true}
 			errc <- s.eng.Changes(ctx, s.db(db), q, func(c engine.Change) error {
@@ -204,15 +222,16 @@ func (s *Store) WatchConflicts(ctx context.Context, settle time.Duration, report
 	}
 	err := <-errc
 	cancel()
-	<-errc
+	for range len(dbs) - 1 {
+		<-errc
+	}
 	return err
 }
 
 // conflictWatch schedules the resolution of conflicted documents.
 type conflictWatch struct {
-	store  *Store
-	settle time.Duration
-	report func(ConflictReport)
+	store *Store
+	ConflictWatch
 
 	mu      sync.Mutex
 	pending map[string]bool // db + "/" + id
@@ -253,7 +272,7 @@ func (w *conflictWatch) later(ctx context.Context, db, id string, attempt int) {
 	w.pending[key] = true
 	w.wg.Add(1)
 	var tm *time.Timer
-	tm = time.AfterFunc(w.settle<<min(attempt, 4), func() {
+	tm = time.AfterFunc(w.Settle<<min(attempt, 4), func() {
 		defer w.wg.Done()
 		w.mu.Lock()
 		delete(w.timers, tm)
@@ -264,9 +283,12 @@ func (w *conflictWatch) later(ctx context.Context, db, id string, attempt int) {
 		}
 		r := ConflictReport{DB: db, ID: id}
 		behind := false
-		if db == dbPortRequests {
+		switch db {
+		case dbPortRequests:
 			r.Merged, r.Err = w.store.ResolveRequestConflict(ctx, id)
-		} else {
+		case dbClaims:
+			r.Rejected, r.Err = w.ReconcileClaim(ctx, id)
+		default:
 			var deleted []string
 			deleted, behind, r.Err = w.store.ResolveAccountConflict(ctx, id)
 			r.Dropped = strings.Join(deleted, ", ")
@@ -274,8 +296,8 @@ func (w *conflictWatch) later(ctx context.Context, db, id string, attempt int) {
 		if porting.IsKind(r.Err, porting.KindConflict) {
 			r.Err = nil // written meanwhile: its change is seen next
 		}
-		if w.report != nil && (r.Merged != nil || r.Dropped != "" || r.Err != nil) {
-			w.report(r)
+		if w.Report != nil && (r.Merged != nil || r.Dropped != "" || len(r.Rejected) > 0 || r.Err != nil) {
+			w.Report(r)
 		}
 		switch {
 		case ctx.Err() != nil:

@@ -64,12 +64,15 @@ func twoSites(t *testing.T, prefix string) ([2]*siteUnderTest, *replication.Keep
 	return out, k
 }
 
-// waitFor polls cond for a minute.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitFor polls cond for a minute; why, if given, explains a failure.
+func waitFor(t *testing.T, what string, cond func() bool, why ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
+			for _, w := range why {
+				what += " (" + w() + ")"
+			}
 			t.Fatalf("after a minute: not %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -200,7 +203,7 @@ func TestConflictResolvedAcrossSites(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := s.store.WatchConflicts(ctx, 100*time.Millisecond, func(r kazoo.ConflictReport) {
+			err := s.store.WatchConflicts(ctx, kazoo.ConflictWatch{Settle: 100 * time.Millisecond, Report: func(r kazoo.ConflictReport) {
 				if r.Err != nil {
 					t.Errorf("resolving %s: %v", r.ID, r.Err)
 					return
@@ -208,7 +211,7 @@ func TestConflictResolvedAcrossSites(t *testing.T) {
 				mu.Lock()
 				merges++
 				mu.Unlock()
-			})
+			}})
 			if err != nil && ctx.Err() == nil {
 				t.Errorf("watcher: %v", err)
 			}

@@ -137,7 +137,9 @@ func (s *Service) claimIsLive(ctx context.Context, c *Claim) (bool, error) {
 	}
 	holder, err := s.store.GetRequest(ctx, c.RequestID)
 	if IsKind(err, KindNotFound) {
-		return false, nil
+		// A claim another site made may arrive before its request does:
+		// only a request seen inactive frees it.
+		return c.Site != "" && c.Site != s.site, nil
 	}
 	if err != nil {
 		return false, err
@@ -181,7 +183,7 @@ func (s *Service) claimNumbers(ctx context.Context, r *Request, asSent map[strin
 		if c, ok := f.claims[n]; ok && c.RequestID == r.ID {
 			continue
 		}
-		want = append(want, &Claim{Number: n, RequestID: r.ID, AccountID: r.AccountID, Created: now, Type: ClaimType})
+		want = append(want, &Claim{Number: n, RequestID: r.ID, AccountID: r.AccountID, Created: now, Type: ClaimType, Site: s.site})
 	}
 	taken, err := s.store.CreateClaims(ctx, want)
 	takenSet := map[string]bool{}

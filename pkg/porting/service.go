@@ -24,6 +24,8 @@ type Service struct {
 	masterID    atomic.Pointer[string]
 	rules       Rules
 	log         *slog.Logger
+	site        string
+	peers       Peers
 }
 
 // Rules are the operator's choices that change behaviour.
@@ -59,6 +61,12 @@ type Config struct {
 	// Log receives what a request cannot report to its caller: best-effort
 	// cleanups that failed, completions undone in part. nil discards it.
 	Log *slog.Logger
+	// Site names this site on the claims it writes, when it replicates
+	// with others (sites.go); "" otherwise.
+	Site string
+	// Peers lists the other sites, read before a completion; nil when
+	// this site replicates with none.
+	Peers Peers
 }
 
 // NewService builds a Service from cfg.
@@ -82,6 +90,8 @@ func NewService(cfg Config) *Service {
 		accounts: cfg.Accounts,
 		rules:    cfg.Rules,
 		log:      cfg.Log,
+		site:     cfg.Site,
+		peers:    cfg.Peers,
 	}
 	s.readAccount = func(ctx context.Context, id string) (*Account, error) { return s.store.GetAccount(ctx, id) }
 	return s

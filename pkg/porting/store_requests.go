@@ -143,6 +143,11 @@ type Claim struct {
 	AccountID string `json:"pvt_account_id"`
 	Created   int64  `json:"pvt_created"`
 	Type      string `json:"pvt_type"` // ClaimType
+	// Site is the site the claim was made at, when sites replicate.
+	Site string `json:"pvt_site,omitempty"`
+	// LostTo is set on the tombstone of a claim that lost its number to
+	// another site's: the winning request.
+	LostTo string `json:"pvt_lost_to,omitempty"`
 }
 
 // ClaimType is pvt_type of a claim document.

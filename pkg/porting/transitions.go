@@ -93,6 +93,16 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 			// The saga (completion.go): intent, activation, commit.
 			in := intentOf(r)
 			if in == nil || in.Token != mine {
+				if err := s.confirmAtEverySite(ctx, &next, numbers); err != nil {
+					if !IsKind(err, KindUnavailable) {
+						// Claims this call took stay while the other
+						// sites catch up with them, so that the retry
+						// finds them confirmed; left unused they go
+						// stale (claimIsLive).
+						s.releaseNumbers(ctx, next.ID, claimed)
+					}
+					return err
+				}
 				in = &completionIntent{Token: RandomID(), Started: now, Numbers: numbers, By: actor.ID}
 				if s.rules.ActivationCharge > 0 {
 					in.DebitDB = LedgerDB(r.AccountID, now)

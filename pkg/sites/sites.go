@@ -327,3 +327,45 @@ func Configured(ctx context.Context, eng engine.Engine, prefix string) (bool, er
 	ids, err := k.ours(ctx, Site{Engine: eng})
 	return len(ids) > 0, err
 }
+
+// Peer is another site as this one's replication documents name it.
+type Peer struct {
+	Host string // as the replication documents name it
+	URL  string // the server, with the credentials replication uses
+}
+
+// Peers lists the sites server eng pulls the claims of prefix from (the
+// replication documents a Keeper wrote), which is every other site: a
+// completion there asks each whether it holds the claims
+// (porting.Peers).
+func Peers(ctx context.Context, eng engine.Engine, prefix string) ([]Peer, error) {
+	k := &Keeper{Prefix: prefix}
+	ids, err := k.ours(ctx, Site{Engine: eng})
+	if err != nil {
+		return nil, err
+	}
+	claims := prefix + "port_number_claims"
+	var out []Peer
+	for _, id := range ids {
+		if !strings.HasSuffix(id, ":"+claims) {
+			continue
+		}
+		raw, err := eng.Get(ctx, replicatorDB, id, engine.GetOptions{})
+		if errors.Is(err, engine.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var d replicationDoc
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return nil, fmt.Errorf("sites: %s is not JSON: %w", id, err)
+		}
+		server, ok := strings.CutSuffix(d.Source, "/"+strings.ReplaceAll(url.PathEscape(claims), "+", "%2B"))
+		if !ok || d.Portreqd.DB != claims {
+			continue // not one a Keeper wrote
+		}
+		out = append(out, Peer{Host: d.Portreqd.From, URL: server})
+	}
+	return out, nil
+}
