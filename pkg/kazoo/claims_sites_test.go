@@ -255,24 +255,39 @@ func TestNumberClaimedAtSeveralSites(t *testing.T) {
 		t.Fatalf("completion while the other sites are cut off: %v, want unavailable (a site did not answer)", err)
 	}
 
-	// Mend the links; restart the replications at once rather than wait
-	// for the schedulers' back-off.
-	for _, l := range links {
-		l.mend()
+	// Mend the links.
+	heal := func() time.Time {
+		t.Helper()
+		for _, l := range links {
+			l.mend()
+		}
+		healed := time.Now()
+		// Restart the replications at once rather than wait for the
+		// schedulers' back-off: their documents go, and once no job of
+		// them is left, come back.
+		if _, err := keeper.Remove(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the replications stopped", func() bool {
+			for _, s := range ss {
+				if replicationJobs(t, s.url, prefix) > 0 {
+					return false
+				}
+			}
+			return true
+		})
+		if _, err := keeper.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return healed
 	}
-	healed := time.Now()
-	if _, err := keeper.Remove(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := keeper.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	healed := heal()
 	var wg sync.WaitGroup
 	for _, s := range ss {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := s.store.WatchConflicts(ctx, kazoo.ConflictWatch{Settle: 200 * time.Millisecond, ReconcileClaim: s.svc.ReconcileClaim,
+			err := s.store.WatchConflicts(ctx, kazoo.ConflictWatch{Settle: 200 * time.Millisecond, NumberSweep: 200 * time.Millisecond, ReconcileClaim: s.svc.ReconcileClaim,
 				Report: func(r kazoo.ConflictReport) {
 					if r.Err != nil {
 						t.Errorf("%s: resolving %s: %v", s.url, r.ID, r.Err)
@@ -383,6 +398,64 @@ func TestNumberClaimedAtSeveralSites(t *testing.T) {
 			t.Errorf("%s: %s in service as %+v, want ported by %s for %s", s.url, number, d, winner.ID, x.ID)
 		}
 	}
+
+	// The number in service, edited at two sites during a second
+	// partition (as Kazoo would edit its features), keeps the later edit
+	// in both its copies, the number database and the account's.
+	for _, l := range links {
+		l.cut()
+	}
+	copies := []string{prefix + porting.NumberDB(number), prefix + porting.AccountDB(x.ID)}
+	edit := func(s *siteUnderTest, name string, modified int64) {
+		t.Helper()
+		for _, db := range copies {
+			raw, err := s.eng.Get(ctx, db, number, engine.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				t.Fatal(err)
+			}
+			doc["cnam"] = map[string]any{"display_name": name}
+			doc["pvt_modified"] = modified
+			body, _ := json.Marshal(doc)
+			if _, err := s.eng.Put(ctx, db, number, body); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	now := porting.Gregorian(time.Now())
+	edit(ss[1], "Edited later", now+1)
+	edit(ss[0], "Edited first", now)
+	healed = heal()
+	waitFor(t, "the later edit of the number standing alone in both copies on every site", func() bool {
+		for _, s := range ss {
+			for _, db := range copies {
+				l := liveLeaves(t, s, db, number)
+				var d struct {
+					CNAM struct {
+						Name string `json:"display_name"`
+					} `json:"cnam"`
+				}
+				if len(l) != 1 || json.Unmarshal(l[0].Doc, &d) != nil || d.CNAM.Name != "Edited later" {
+					return false
+				}
+			}
+		}
+		return true
+	}, func() string {
+		var out []string
+		for _, s := range ss {
+			for _, db := range copies {
+				for _, l := range liveLeaves(t, s, db, number) {
+					out = append(out, s.url+" "+db+" "+l.Rev+" "+string(l.Doc))
+				}
+			}
+		}
+		return strings.Join(out, "\n")
+	})
+	t.Logf("number document conflict resolved on every site %v after the links were mended", time.Since(healed).Round(time.Millisecond))
 	cancel()
 	wg.Wait()
 }

@@ -167,7 +167,7 @@ func (s *Store) copyAttachment(ctx context.Context, db, id, name, from, rev stri
 
 // ConflictReport is what became of one conflicted document.
 type ConflictReport struct {
-	DB       string // "port_requests", "accounts" or "port_number_claims"
+	DB       string // "port_requests", "accounts", "port_number_claims" or a number database
 	ID       string
 	Merged   *porting.MergedRequest // a port request's merge
 	Dropped  string                 // an account: the revisions deleted, when any
@@ -186,6 +186,11 @@ type ConflictWatch struct {
 	ReconcileClaim func(ctx context.Context, number string) ([]string, error)
 	// Report hears of every resolution, failed ones included; nil: none.
 	Report func(ConflictReport)
+	// NumberSweep is how often the number databases, too many to follow
+	// each with a feed, are read for changes since the last pass; 0:
+	// DefaultNumberSweep. Their conflicts (Kazoo editing one number at
+	// two sites) are rarer and less urgent than claims'.
+	NumberSweep time.Duration
 }
 
 // WatchConflicts follows the changes of the port requests and the accounts
@@ -208,7 +213,8 @@ func (s *Store) WatchConflicts(ctx context.Context, cw ConflictWatch) error {
 	if cw.ReconcileClaim != nil {
 		dbs = append(dbs, dbClaims)
 	}
-	errc := make(chan error, len(dbs))
+	errc := make(chan error, len(dbs)+1)
+	go func() { errc <- w.sweepNumbers(ctx) }()
 	for _, db := range dbs {
 		go func() {
 			q := engine.ChangesQuery{Since: "0", Continuous: true, AllLeaves: true}
@@ -222,7 +228,7 @@ func (s *Store) WatchConflicts(ctx context.Context, cw ConflictWatch) error {
 	}
 	err := <-errc
 	cancel()
-	for range len(dbs) - 1 {
+	for range len(dbs) {
 		<-errc
 	}
 	return err
@@ -253,11 +259,10 @@ func (w *conflictWatch) stop() {
 	w.wg.Wait()
 }
 
-// accountFollowUps is how many times, at most, an account whose conflict
-// was resolved is checked again while its copy in the account's own
-// database (Kazoo's primary copy) stands behind the accounts copy: that
-// copy may bring its conflict later than accounts, and no feed follows
-// every account database. The waits grow from 2 to 16 times settle.
+// accountFollowUps is how many times, at most, an account (or a number)
+// whose conflict was resolved is checked again while its copy in the
+// account's own database stands behind the other copy: that copy may
+// bring its conflict later, and no feed follows every account database. The waits grow from 2 to 16 times settle.
 const accountFollowUps = 8
 
 // later resolves document id of db after settle << min(attempt, 4),
@@ -283,11 +288,15 @@ func (w *conflictWatch) later(ctx context.Context, db, id string, attempt int) {
 		}
 		r := ConflictReport{DB: db, ID: id}
 		behind := false
-		switch db {
-		case dbPortRequests:
+		switch {
+		case db == dbPortRequests:
 			r.Merged, r.Err = w.store.ResolveRequestConflict(ctx, id)
-		case dbClaims:
+		case db == dbClaims:
 			r.Rejected, r.Err = w.ReconcileClaim(ctx, id)
+		case strings.HasPrefix(db, numbersPrefix):
+			var deleted []string
+			deleted, behind, r.Err = w.store.ResolveNumberConflict(ctx, db, id)
+			r.Dropped = strings.Join(deleted, ", ")
 		default:
 			var deleted []string
 			deleted, behind, r.Err = w.store.ResolveAccountConflict(ctx, id)
@@ -321,4 +330,91 @@ func (s *Store) WatchAccounts(ctx context.Context, changed func(id string)) erro
 		}
 		return nil
 	})
+}
+
+// numbersPrefix starts the name of every number database (numbers/+1202).
+const numbersPrefix = "numbers/"
+
+// DefaultNumberSweep is ConflictWatch.NumberSweep's default.
+const DefaultNumberSweep = time.Minute
+
+// sweepNumbers schedules the resolution of every number document in
+// conflict, reading the changes of every number database from the start
+// and then, every NumberSweep, those since.
+func (w *conflictWatch) sweepNumbers(ctx context.Context) error {
+	since := map[string]string{}
+	every := w.NumberSweep
+	if every <= 0 {
+		every = DefaultNumberSweep
+	}
+	for {
+		names, err := w.store.eng.AllDBs(ctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			name, ok := strings.CutPrefix(n, w.store.prefix)
+			if !ok || !strings.HasPrefix(name, numbersPrefix) {
+				continue
+			}
+			q := engine.ChangesQuery{Since: since[name], AllLeaves: true}
+			err := w.store.eng.Changes(ctx, n, q, func(c engine.Change) error {
+				if len(c.Leaves) > 1 && !strings.HasPrefix(c.ID, "_design/") {
+					w.later(ctx, name, c.ID, 0)
+				}
+				if c.Seq != "" {
+					since[name] = c.Seq
+				}
+				return nil
+			})
+			if err != nil && !errors.Is(err, engine.ErrNotFound) {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}
+
+// ResolveNumberConflict keeps the revision of number id modified last
+// (porting.LastModifiedLeaf) in number database db and in the copy in its
+// account's database, as for accounts, and deletes their other live
+// revisions. It returns the revisions it deleted, and whether the
+// account's copy stands at an older write than the number database's (its
+// conflict not replicated yet: worth checking again).
+func (s *Store) ResolveNumberConflict(ctx context.Context, db, id string) (deleted []string, behind bool, err error) {
+	dbs := []string{db}
+	var standing [2]int64
+	for i := 0; i < len(dbs); i++ {
+		live, err := s.liveLeaves(ctx, s.db(dbs[i]), id)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return deleted, false, storeErr(err, id)
+		}
+		keep := porting.LastModifiedLeaf(live)
+		for _, l := range live {
+			if l.Rev == keep {
+				var d struct {
+					AssignedTo string `json:"pvt_assigned_to"`
+					Modified   int64  `json:"pvt_modified"`
+				}
+				_ = json.Unmarshal(l.Doc, &d)
+				standing[i] = d.Modified
+				if i == 0 && d.AssignedTo != "" {
+					dbs = append(dbs, porting.AccountDB(d.AssignedTo))
+				}
+				continue
+			}
+			if _, err := s.eng.Delete(ctx, s.db(dbs[i]), id, l.Rev); err != nil && !errors.Is(err, engine.ErrNotFound) && !errors.Is(err, engine.ErrConflict) {
+				return deleted, false, storeErr(err, id)
+			}
+			deleted = append(deleted, dbs[i]+"@"+l.Rev)
+		}
+	}
+	return deleted, standing[1] != 0 && standing[1] < standing[0], nil
 }
