@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/portreqd/portreqd/pkg/engine/couch"
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/test/couchdbtest"
 )
 
@@ -79,5 +83,93 @@ func TestReplicateCommand(t *testing.T) {
 	err = run(sctx, []string{"--couchdb", urls[1], "--db-prefix", prefix, "--listen", "127.0.0.1:0"}, func(string) string { return "" }, &out)
 	if err == nil || !strings.Contains(err.Error(), "--token-secret") {
 		t.Errorf("portreqd on a replicated site without --token-secret: %v", err)
+	}
+}
+
+// lockedBuffer is an output that a running portreqd writes while the test
+// reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startSite runs portreqd on CouchDB url until the test ends and returns
+// its address once it listens, and its log.
+func startSite(t *testing.T, url, prefix string, extra ...string) (string, *lockedBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done, stopped := make(chan error, 1), make(chan struct{})
+	args := append([]string{"--couchdb", url, "--db-prefix", prefix, "--listen", "127.0.0.1:0", "--token-secret", "sites-token-secret-0123456789abcdef0123456789"}, extra...)
+	go func() {
+		defer close(stopped)
+		done <- run(ctx, args, func(string) string { return "" }, out)
+	}()
+	t.Cleanup(func() { cancel(); <-stopped })
+	addr := regexp.MustCompile(`"listening","addr":"([^"]+)"`)
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if m := addr.FindStringSubmatch(out.String()); m != nil {
+			return m[1], out
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("portreqd on %s stopped: %v\n%s", couch.MaskURL(url), err, out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("portreqd on %s not listening after 3 minutes:\n%s", couch.MaskURL(url), out.String())
+		}
+	}
+}
+
+// TestNewSiteAdoptsTheMaster starts portreqd on one site with a master
+// key, replicates it to a second, empty site, and starts portreqd there
+// without a key: the second site waits for the master to replicate rather
+// than make its own, so the first site's key logs in at both.
+func TestNewSiteAdoptsTheMaster(t *testing.T) {
+	urls := couchdbtest.SiteURLs(t)[:2]
+	prefix := couchdbtest.Prefix() + "master_"
+	ctx := context.Background()
+	const key = "the-one-master-key-0123"
+	args := []string{"--db-prefix", prefix, "--site", urls[0], "--site", urls[1]}
+	t.Cleanup(func() { // after both portreqds stop
+		var out bytes.Buffer
+		_ = run(ctx, append([]string{"replicate", "--remove"}, args...), nil, &out)
+		for _, u := range urls {
+			kazootest.DropPrefix(t, u, prefix)
+		}
+	})
+	addrA, _ := startSite(t, urls[0], prefix, "--master-api-key", key)
+	var out bytes.Buffer
+	if err := run(ctx, append([]string{"replicate", "--once"}, args...), nil, &out); err != nil {
+		t.Fatalf("replicate --once: %v\n%s", err, out.String())
+	}
+	addrB, logB := startSite(t, urls[1], prefix)
+	if strings.Contains(logB.String(), "created master account") {
+		t.Errorf("the second site made a master of its own:\n%s", logB.String())
+	}
+	for _, addr := range []string{addrA, addrB} {
+		req, _ := http.NewRequest(http.MethodPut, "http://"+addr+"/v2/api_auth", strings.NewReader(`{"data":{"api_key":"`+key+`"}}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Errorf("%s: api_auth with the first site's key: %d, want 201", addr, resp.StatusCode)
+		}
 	}
 }

@@ -87,6 +87,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			Limits:                    cfg.limits,
 			CompletionGrace:           cfg.completionGrace,
 		}})
+	if err := awaitMaster(ctx, store, peers, log); err != nil {
+		return err
+	}
 	master, created, err := svc.Bootstrap(ctx, cfg.masterAPIKey)
 	if err != nil {
 		return fmt.Errorf("bootstrap master account: %w", err)

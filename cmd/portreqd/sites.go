@@ -34,6 +34,62 @@ func siteOf(ctx context.Context, cfg *config, store any, log *zap.Logger) (strin
 	return site, peers, nil
 }
 
+// masterWait bounds how long a site that replicates from others waits at
+// its first start for the master account another site already has.
+const masterWait = 2 * time.Minute
+
+// awaitMaster keeps a site that replicates with others from making a
+// master account of its own when another site has one: it waits (bounded
+// by masterWait, logged) until replication brings that master here, so
+// that every site has one master with one key. A site whose peers have no
+// master, or do not answer, makes its own after the wait; if two sites
+// did, the earlier master stands once they replicate
+// (porting.LastModifiedLeaf).
+func awaitMaster(ctx context.Context, store porting.Store, peers porting.Peers, log *zap.Logger) error {
+	if peers == nil {
+		return nil
+	}
+	if _, err := store.MasterAccount(ctx); !porting.IsKind(err, porting.KindNotFound) {
+		return nil // here already, or the store fails: Bootstrap reports it
+	}
+	ps, err := peers(ctx)
+	if err != nil || len(ps) == 0 {
+		return nil
+	}
+	elsewhere := ""
+	for _, p := range ps {
+		m, ok := p.(interface {
+			Master(ctx context.Context) (*porting.Account, error)
+		})
+		if !ok {
+			continue
+		}
+		if _, err := m.Master(ctx); err == nil || !porting.IsKind(err, porting.KindNotFound) {
+			elsewhere = p.Name() // has one, or cannot say: wait for it
+			break
+		}
+	}
+	if elsewhere == "" {
+		return nil
+	}
+	log.Info("waiting for the master account to replicate from another site", zap.String("site", elsewhere), zap.Duration("at_most", masterWait))
+	deadline := time.Now().Add(masterWait)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+		if _, err := store.MasterAccount(ctx); err == nil {
+			log.Info("master account replicated from another site")
+			return nil
+		}
+	}
+	log.Warn("no master account replicated in time: this site makes its own; the earlier master stands once the sites replicate, so give every site the same --master-api-key",
+		zap.String("site", elsewhere), zap.Duration("waited", masterWait))
+	return nil
+}
+
 // conflictWatcher is a store that resolves the conflicts replication
 // between sites brings (kazoo.Store on CouchDB).
 type conflictWatcher interface {

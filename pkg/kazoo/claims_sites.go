@@ -125,6 +125,12 @@ func (p *Peer) GetNumbers(ctx context.Context, numbers []string) (map[string]*po
 	return p.store.GetNumbers(ctx, numbers)
 }
 
+// Master reads the site's master account (its id is fixed:
+// porting.MasterAccountID); KindNotFound when it has none.
+func (p *Peer) Master(ctx context.Context) (*porting.Account, error) {
+	return p.store.GetAccount(ctx, porting.MasterAccountID)
+}
+
 // Peers reads the other sites this store's server replicates with
 // (sites.Peers) each time it is called. Each site's server is opened with
 // open when first read, and kept once it answered.
@@ -184,6 +190,14 @@ func (l *lazyEngine) get(ctx context.Context) (engine.Engine, error) {
 		l.opened = e
 	}
 	return l.opened, nil
+}
+
+func (l *lazyEngine) Get(ctx context.Context, db, id string, o engine.GetOptions) ([]byte, error) {
+	e, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.Get(ctx, db, id, o)
 }
 
 func (l *lazyEngine) Leaves(ctx context.Context, db, id string) ([]engine.Leaf, error) {

@@ -236,18 +236,27 @@ func mustMarshal(v any) json.RawMessage {
 }
 
 // LastModifiedLeaf is the rule for documents without a history to merge
-// (accounts): the revision modified last (pvt_modified; ties go to the
-// revision CouchDB ranks higher) stands and the others are deleted. It
-// returns that revision.
+// (accounts, numbers): the revision modified last (pvt_modified; ties go
+// to the revision CouchDB ranks higher) stands and the others are
+// deleted. Revisions of one document created independently at two sites
+// (the master account, whose id is fixed, made by a site that started
+// before it replicated) are not edits of one another: there the earliest
+// creation (pvt_created) stands, so that the master every site already
+// uses keeps its key. It returns the revision that stands.
 func LastModifiedLeaf(leaves []Leaf) string {
-	best, bestMod := "", int64(0)
+	best, bestMod, bestCreated := "", int64(0), int64(0)
 	for i, l := range leaves {
 		var d struct {
+			Created  int64 `json:"pvt_created"`
 			Modified int64 `json:"pvt_modified"`
 		}
 		_ = json.Unmarshal(l.Doc, &d)
-		if i == 0 || d.Modified > bestMod || (d.Modified == bestMod && revRank(l.Rev, best) > 0) {
-			best, bestMod = l.Rev, d.Modified
+		better := d.Modified > bestMod || (d.Modified == bestMod && revRank(l.Rev, best) > 0)
+		if d.Created != 0 && bestCreated != 0 && d.Created != bestCreated {
+			better = d.Created < bestCreated
+		}
+		if i == 0 || better {
+			best, bestMod, bestCreated = l.Rev, d.Modified, d.Created
 		}
 	}
 	return best

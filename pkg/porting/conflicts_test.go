@@ -169,6 +169,11 @@ func TestLastModifiedLeaf(t *testing.T) {
 		{[]Leaf{a, b}, "3-aaa"}, {[]Leaf{b, a}, "3-aaa"},
 		{[]Leaf{a, c}, "3-ccc"}, {[]Leaf{c, a, b}, "3-ccc"},
 		{[]Leaf{c, d}, "10-000"}, // generation 10 ranks above 3
+		// Created apart (two masters): the earlier creation, whatever the edits.
+		{[]Leaf{{Rev: "1-new", Doc: []byte(`{"pvt_created":50,"pvt_modified":300}`)}, {Rev: "4-old", Doc: []byte(`{"pvt_created":10,"pvt_modified":20}`)}}, "4-old"},
+		{[]Leaf{{Rev: "4-old", Doc: []byte(`{"pvt_created":10,"pvt_modified":20}`)}, {Rev: "1-new", Doc: []byte(`{"pvt_created":50,"pvt_modified":300}`)}}, "4-old"},
+		// Created together, edited apart: the last edit.
+		{[]Leaf{{Rev: "2-x", Doc: []byte(`{"pvt_created":10,"pvt_modified":20}`)}, {Rev: "2-y", Doc: []byte(`{"pvt_created":10,"pvt_modified":30}`)}}, "2-y"},
 	} {
 		if got := LastModifiedLeaf(tc.leaves); got != tc.want {
 			t.Errorf("LastModifiedLeaf(%v) = %s, want %s", tc.leaves, got, tc.want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	kivik "github.com/go-kivik/kivik/v4"
 
@@ -32,7 +33,17 @@ func (e *Engine) Changes(ctx context.Context, db string, q engine.ChangesQuery, 
 	}
 	ch := e.client.DB(db).Changes(ctx, kivik.Params(p))
 	defer ch.Close()
-	for ch.Next() {
+	for {
+		more, err := nextChange(ch)
+		if err != nil {
+			if ctx.Err() != nil && q.Continuous {
+				return nil
+			}
+			return err
+		}
+		if !more {
+			break
+		}
 		c := engine.Change{Seq: ch.Seq(), ID: ch.ID(), Deleted: ch.Deleted()}
 		if revs := ch.Changes(); len(revs) > 0 {
 			c.Rev = revs[0]
@@ -55,4 +66,18 @@ func (e *Engine) Changes(ctx context.Context, db string, q engine.ChangesQuery, 
 		return nil
 	}
 	return mapErr(err)
+}
+
+// nextChange is ch.Next, except that a continuous feed the server ends
+// (its database deleted, the connection closed) is an error rather than
+// a crash: kivik v4.5.2 reads the last sequence of such a feed from
+// metadata it never made (a nil *changesMeta) and panics. The iterator
+// unlocks itself on the way out, so Close still works.
+func nextChange(ch *kivik.Changes) (more bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			more, err = false, fmt.Errorf("%w: the changes feed ended (%v)", engine.ErrUnavailable, r)
+		}
+	}()
+	return ch.Next(), nil
 }
