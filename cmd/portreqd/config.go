@@ -40,6 +40,12 @@ type config struct {
 	lnpURL                    string
 	completionGrace           time.Duration
 	accountCacheTTL           time.Duration
+	smtp                      notifyConfig
+}
+
+// notifyConfig is how port events are mailed.
+type notifyConfig struct {
+	addr, tls, username, password, from, defaultTo string
 }
 
 // The shortest master API key and token secret accepted at start.
@@ -83,6 +89,12 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs.DurationVar(&c.completionGrace, "completion-grace", porting.DefaultCompletionGrace, "how long a completion under way is trusted before it counts as cut off (a crash, a store outage) and is undone")
 	fs.DurationVar(&c.bodyTimeout, "body-timeout", time.Minute, "how long a client may take to send a JSON request (408 after)")
 	fs.DurationVar(&c.uploadTimeout, "upload-timeout", 10*time.Minute, "how long a client may take to send or receive an attachment, a logo or a letter")
+	fs.StringVar(&c.smtp.addr, "smtp-addr", "", "SMTP relay (host:port) that port event mails go through (empty: no mail)")
+	fs.StringVar(&c.smtp.tls, "smtp-tls", "starttls", "TLS to the relay: starttls (required), tls (implicit, port 465) or none (a local relay or mail catcher only)")
+	fs.StringVar(&c.smtp.username, "smtp-username", "", "SMTP user (PLAIN authentication; empty: none)")
+	fs.StringVar(&c.smtp.password, "smtp-password", "", "SMTP password; prefer PORTREQ_SMTP_PASSWORD, never logged")
+	fs.StringVar(&c.smtp.from, "smtp-from", "portreqd <portreqd@localhost>", "From of port event mails")
+	fs.StringVar(&c.smtp.defaultTo, "notify-default-to", "", "comma-separated addresses that receive the port authority's mails when it has no port support address (Kazoo's default_to)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
 
 	var errs []error
@@ -132,6 +144,16 @@ func (c *config) validate() error {
 	}
 	if c.maxUploadBytes <= 0 {
 		errs = append(errs, fmt.Errorf("--max-upload-bytes must be positive, got %d", c.maxUploadBytes))
+	}
+	switch c.smtp.tls {
+	case "starttls", "tls", "none":
+	default:
+		errs = append(errs, fmt.Errorf("--smtp-tls must be starttls, tls or none, got %q", c.smtp.tls))
+	}
+	if c.smtp.addr != "" {
+		if _, _, err := net.SplitHostPort(c.smtp.addr); err != nil {
+			errs = append(errs, fmt.Errorf("--smtp-addr %q: %v", c.smtp.addr, err))
+		}
 	}
 	if c.logFormat != "json" && c.logFormat != "console" {
 		errs = append(errs, fmt.Errorf("--log-format must be json or console, got %q", c.logFormat))

@@ -106,6 +106,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	go recoverCompletions(ctx, svc, log)
+	if err := startNotify(ctx, cfg, store, svc, site, slogger, log); err != nil {
+		return err
+	}
 	if w, ok := store.(conflictWatcher); ok && cfg.couchdb != "" {
 		go watchConflicts(ctx, w, svc, log)
 	}

@@ -22,11 +22,14 @@ var (
 	viewCompletionIntents         = viewRef{dbPortRequests, "portreqd", "completion_intents"}
 	viewPortInNumbers             = viewRef{dbPortRequests, "portreqd", "all_port_in_numbers"}
 	viewActivePortInNumbers       = viewRef{dbPortRequests, "portreqd", "port_in_numbers"}
+	viewOutbox                    = viewRef{dbPortRequests, "portreqd", "outbox"}
+
+	viewDeliveriesDue = viewRef{dbDeliveries, "portreqd", "due"}
 )
 
 // viewsUsed lists every view above.
 var viewsUsed = []viewRef{
 	viewAccountByAPIKey, viewAccountChildren, viewAccountDescendants, viewAccountSuperDuper, viewAccountByRealm,
 	viewRequestsByState, viewRequestsByDescendantState, viewRequestsByAuthorityState, viewRequestsByNumber, viewCompletionIntents, viewPortInNumbers,
-	viewActivePortInNumbers,
+	viewActivePortInNumbers, viewOutbox, viewDeliveriesDue,
 }

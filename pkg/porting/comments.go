@@ -44,6 +44,12 @@ func (s *Service) AddComments(ctx context.Context, actor *Account, accountID, id
 			}
 			checked = true
 		}
+		now := s.gregorianNow()
+		for _, c := range add {
+			ev := s.event(EventComment, r, actor, now)
+			ev.Comment = c
+			r.addEvent(ev)
+		}
 		return append(cs, add...), nil
 	})
 }

@@ -138,6 +138,17 @@ func MergeRequestLeaves(leaves []Leaf) (*MergedRequest, error) {
 		out["pvt_transitions"] = rawArray(transitions)
 	}
 	out["comments"] = rawArray(comments)
+	// Every event any revision wrote stays to be delivered (by the site
+	// that wrote it).
+	if outbox := unionEntries(docs, outboxMember); len(outbox) > 0 {
+		slices.SortStableFunc(outbox, func(a, b entry) int {
+			if c := cmp.Compare(a.timestamp, b.timestamp); c != 0 {
+				return c
+			}
+			return bytes.Compare(a.raw, b.raw)
+		})
+		out[outboxMember] = rawArray(outbox)
+	}
 
 	atts := map[string]string{}
 	for i := len(docs) - 1; i >= 0; i-- { // the last modified revision's copy wins

@@ -123,7 +123,9 @@ func TestKazoo43HistoryKept(t *testing.T) {
 		}
 	}
 	for k := range after {
-		if _, ok := before[k]; !ok && !strings.HasPrefix(k, "_") && k != "pvt_sent" {
+		// pvt_outbox: portreqd's events to deliver (events.go), a private
+		// member Kazoo neither shows nor reads.
+		if _, ok := before[k]; !ok && !strings.HasPrefix(k, "_") && k != "pvt_sent" && k != "pvt_outbox" {
 			t.Errorf("member %s added", k)
 		}
 	}

@@ -153,6 +153,7 @@ func (s *Service) CreateRequest(ctx context.Context, actor *Account, accountID s
 	created := Transition{Timestamp: now, Type: "transition", Transition: TransitionState{New: Unconfirmed}}
 	created.Authorization.Account.ID, created.Authorization.Account.Name = actor.ID, actor.Name
 	r.Transitions = []Transition{created}
+	r.addEvent(s.event(EventCreated, r, actor, r.Created))
 	if err := s.store.CreateRequest(ctx, r); err != nil {
 		return nil, err
 	}

@@ -235,6 +235,9 @@ func (s *Service) rejectLostClaim(ctx context.Context, lost, winner *Claim) (boo
 		next.Transitions = append([]Transition{tr}, r.Transitions...)
 		SortTransitions(next.Transitions)
 		next.State, next.Modified = Rejected, now
+		ev := s.event(EventRejected, &next, master, now)
+		ev.Reason = tr.Reason
+		next.addEvent(ev)
 		if err := s.store.UpdateRequest(ctx, &next); err != nil {
 			return err
 		}

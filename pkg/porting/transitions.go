@@ -142,6 +142,9 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 		tr.Authorization.Account.ID, tr.Authorization.Account.Name = actor.ID, actor.Name
 		next.Transitions = append([]Transition{tr}, r.Transitions...)
 		SortTransitions(next.Transitions)
+		ev := s.event(stateEvent(to), &next, actor, now)
+		ev.Reason = reason
+		next.addEvent(ev)
 		if err := s.store.UpdateRequest(ctx, &next); err != nil {
 			if to != Completed {
 				s.releaseNumbers(ctx, next.ID, claimed)

@@ -1,0 +1,208 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	htmlpkg "html"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portreqd/portreqd/pkg/kazoo"
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
+	"github.com/portreqd/portreqd/pkg/notify"
+	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/test/smtptest"
+)
+
+// world is a store, its service and a worker mailing both audiences
+// through the mailbox.
+type world struct {
+	store  *kazoo.Store
+	svc    *porting.Service
+	mb     *smtptest.Mailbox
+	now    time.Time
+	master *porting.Account
+	cust   *porting.Account
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{store: kazootest.Embedded(t), mb: smtptest.New(t), now: time.Now()}
+	w.svc = porting.NewService(porting.Config{Store: w.store})
+	ctx := context.Background()
+	var err error
+	if w.master, _, err = w.svc.Bootstrap(ctx, "notify-master-key"); err != nil {
+		t.Fatal(err)
+	}
+	f := porting.Fields{}
+	f.Set("name", "Customer")
+	if w.cust, err = w.svc.CreateAccount(ctx, w.master, w.master.ID, f); err != nil {
+		t.Fatal(err)
+	}
+	// The master, port authority of everyone, keeps its port support
+	// address where Kazoo does.
+	body, _ := json.Marshal(map[string]any{"_id": "whitelabel", "port": map[string]any{"support_email": "ports@carrier.test"}})
+	if err := w.store.RawPut(ctx, porting.AccountDB(w.master.ID), &porting.RawDoc{ID: "whitelabel", Body: body}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *world) worker(holder string) *notify.Worker {
+	smtpConf := notify.SMTP{Addr: w.mb.Addr, TLS: "none", From: "Porting <porting@portreqd.test>"}
+	var chans []notify.Channel
+	for _, aud := range []string{notify.AudienceSubmitter, notify.AudienceAuthority} {
+		chans = append(chans, &notify.Email{Audience: aud, SMTP: smtpConf, Store: w.store, Authority: w.svc.RequestAuthority})
+	}
+	return &notify.Worker{Store: w.store, Channels: chans, Holder: holder, Now: func() time.Time { return w.now }}
+}
+
+func (w *world) pass(t *testing.T, wk *notify.Worker) {
+	t.Helper()
+	if err := wk.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every port event mails whom Kazoo mails, with the request's files on a
+// submission and the reason on a rejection; a relay that refuses is
+// retried and nothing is sent twice; two workers deliver each mail once.
+func TestPortEventsMailed(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	wk := w.worker("replica-1")
+	data := porting.Fields{}
+	data.Set("name", "Move our main line")
+	data.Set("numbers", map[string]any{"+13125550101": map[string]any{}})
+	data.Set("notifications", map[string]any{"email": map[string]any{"send_to": "customer@example.test"}})
+	r, err := w.svc.CreateRequest(ctx, w.master, w.cust.ID, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := "%PDF-1.4 the bill"
+	if _, err := w.svc.PutAttachment(ctx, w.master, w.cust.ID, r.ID, porting.Upload{Name: "bill.pdf", ContentType: "application/pdf",
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(pdf)), nil }}, false); err != nil {
+		t.Fatal(err)
+	}
+	w.pass(t, wk)
+	if got := w.mb.Take(); len(got) != 0 {
+		t.Fatalf("a draft mailed %d times", len(got))
+	}
+
+	if _, err := w.svc.Transition(ctx, w.master, w.cust.ID, r.ID, porting.Submitted, porting.TransitionInput{AcceptCharges: true}); err != nil {
+		t.Fatal(err)
+	}
+	w.pass(t, wk)
+	got := w.mb.Take()
+	byTo := map[string]smtptest.Received{}
+	for _, m := range got {
+		byTo[strings.Join(m.To, ",")] = m
+	}
+	if len(got) != 2 || byTo["customer@example.test"].Msg == nil || byTo["ports@carrier.test"].Msg == nil {
+		t.Fatalf("submission mailed %d: %v, want the submitter and the authority", len(got), keys(byTo))
+	}
+	for to, m := range byTo {
+		text, html, atts := smtptest.Parts(t, m)
+		if string(atts["bill.pdf"]) != pdf {
+			t.Errorf("%s: attachments %v, want bill.pdf byte for byte", to, keys(atts))
+		}
+		if !strings.Contains(text, r.ID) || !strings.Contains(htmlpkg.UnescapeString(html), "+13125550101") || m.From != "porting@portreqd.test" {
+			t.Errorf("%s: from %s, text %q, html %q", to, m.From, text, html)
+		}
+	}
+	if s := byTo["ports@carrier.test"].Msg.Header.Get("Subject"); !strings.Contains(s, "New port request") {
+		t.Errorf("the authority's subject %q is not port_request_admin's", s)
+	}
+
+	// A rejection carries its reason, escaped in HTML.
+	reason := "Bill <name> does not match"
+	rd := porting.Fields{}
+	rd.Set("reason", reason)
+	if _, err := w.svc.Transition(ctx, w.master, w.cust.ID, r.ID, porting.Rejected, porting.TransitionInput{Data: rd}); err != nil {
+		t.Fatal(err)
+	}
+	w.pass(t, wk)
+	got = w.mb.Take()
+	if len(got) != 2 {
+		t.Fatalf("rejection mailed %d times, want 2", len(got))
+	}
+	for _, m := range got {
+		text, html, atts := smtptest.Parts(t, m)
+		if !strings.Contains(text, reason) || !strings.Contains(html, "Bill &lt;name&gt; does not match") || len(atts) != 0 {
+			t.Errorf("%v: rejection text %q html %q attachments %d", m.To, text, html, len(atts))
+		}
+	}
+
+	// The relay refuses: the comment waits, is retried after its back-off,
+	// and goes once.
+	w.mb.SetDown(true)
+	c := porting.Fields{}
+	c.Set("comments", []any{map[string]any{"content": "Please send a new bill"}})
+	if _, err := w.svc.AddComments(ctx, w.master, w.cust.ID, r.ID, c); err != nil {
+		t.Fatal(err)
+	}
+	w.pass(t, wk)
+	w.pass(t, wk) // not due yet: no second attempt
+	w.mb.SetDown(false)
+	w.pass(t, wk)
+	if got := w.mb.Take(); len(got) != 0 {
+		t.Fatalf("%d mails before the back-off ended", len(got))
+	}
+	w.now = w.now.Add(11 * time.Second) // the first back-off is 2.5-5 s
+	w.pass(t, wk)
+	got = w.mb.Take()
+	if len(got) != 2 {
+		t.Fatalf("after the relay came back: %d mails, want 2 (submitter and authority)", len(got))
+	}
+	for _, m := range got {
+		if text, _, _ := smtptest.Parts(t, m); !strings.Contains(text, "Please send a new bill") {
+			t.Errorf("comment mail %q", text)
+		}
+	}
+	w.pass(t, wk)
+	if got := w.mb.Take(); len(got) != 0 {
+		t.Fatalf("delivered mails sent again: %d", len(got))
+	}
+
+	// Two workers (replicas) at once: each mail goes once.
+	private := porting.Fields{}
+	private.Set("comments", []any{map[string]any{"content": "internal note", "is_private": true}})
+	if _, err := w.svc.AddComments(ctx, w.master, w.cust.ID, r.ID, private); err != nil {
+		t.Fatal(err)
+	}
+	other := w.worker("replica-2")
+	var wg sync.WaitGroup
+	for _, x := range []*notify.Worker{wk, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 3 {
+				if err := x.Pass(ctx); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got = w.mb.Take()
+	if len(got) != 1 || !slices.Equal(got[0].To, []string{"ports@carrier.test"}) {
+		var tos [][]string
+		for _, m := range got {
+			tos = append(tos, m.To)
+		}
+		t.Fatalf("a private comment with two workers: mails to %v, want one to the authority only", tos)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
