@@ -13,16 +13,20 @@ import (
 )
 
 // startNotify runs the notification worker of this site's events until
-// ctx ends: e-mail to each audience when --smtp-addr is given.
-func startNotify(ctx context.Context, cfg *config, store any, svc *porting.Service, site string, slogger *slog.Logger, log *zap.Logger) error {
+// ctx ends: webhooks to every subscription, and e-mail to each audience
+// when --smtp-addr is given. It returns the webhook channel, whose test
+// deliveries the API makes.
+func startNotify(ctx context.Context, cfg *config, store any, svc *porting.Service, site string, slogger *slog.Logger, log *zap.Logger) (*notify.Webhooks, error) {
 	st, ok := store.(interface {
 		notify.Store
 		notify.MailStore
+		notify.WebhookStore
 	})
 	if !ok {
-		return fmt.Errorf("the store cannot keep notifications")
+		return nil, fmt.Errorf("the store cannot keep notifications")
 	}
-	var chans []notify.Channel
+	hooks := &notify.Webhooks{Store: st, AllowPrivate: cfg.webhookAllowPrivate}
+	chans := []notify.Channel{hooks}
 	if cfg.smtp.addr != "" {
 		conf := notify.SMTP{Addr: cfg.smtp.addr, TLS: cfg.smtp.tls, Username: cfg.smtp.username, Password: cfg.smtp.password, From: cfg.smtp.from}
 		var defaultTo []string
@@ -40,5 +44,5 @@ func startNotify(ctx context.Context, cfg *config, store any, svc *porting.Servi
 	}
 	w := &notify.Worker{Store: st, Site: site, Channels: chans, Log: slogger}
 	go func() { _ = w.Run(ctx) }()
-	return nil
+	return hooks, nil
 }

@@ -106,7 +106,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	go recoverCompletions(ctx, svc, log)
-	if err := startNotify(ctx, cfg, store, svc, site, slogger, log); err != nil {
+	hooks, err := startNotify(ctx, cfg, store, svc, site, slogger, log)
+	if err != nil {
 		return err
 	}
 	if w, ok := store.(conflictWatcher); ok && cfg.couchdb != "" {
@@ -133,6 +134,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Tokens:          api.NewTokens(secret, cfg.tokenTTL, time.Now),
 		Logger:          log,
 		MaxUploadBytes:  cfg.maxUploadBytes,
+		TestWebhook:     hooks.Test,
 	})
 	return serve(ctx, cfg, log, handler)
 }

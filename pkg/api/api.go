@@ -38,6 +38,9 @@ type Config struct {
 	// LNP answers portability checks (lnp_lookup), asked in order; none:
 	// every number is unknown.
 	LNP []lnp.Source
+	// TestWebhook posts a subscription's test event; nil: the test route
+	// answers 404.
+	TestWebhook WebhookTester
 }
 
 // API serves Crossbar's routes.
@@ -53,6 +56,7 @@ type API struct {
 	logins        *loginLimiter
 	renders       slots // LOAs rendered at once
 	uploads       slots // attachments spooled at once
+	testHook      WebhookTester
 }
 
 // Timeouts bound each request from its first byte.
@@ -77,6 +81,7 @@ func New(cfg Config) http.Handler {
 		healthTimeout: cfg.HealthTimeout,
 		lnp:           cfg.LNP,
 		timeouts:      cfg.Timeouts,
+		testHook:      cfg.TestWebhook,
 	}
 	perSecond, burst := cfg.LoginsPerSecond, cfg.LoginBurst
 	if perSecond <= 0 {

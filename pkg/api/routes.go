@@ -54,6 +54,15 @@ func (a *API) routes() http.Handler {
 	handle(r, requests+id+"/comments", a.authed(a.addComments), http.MethodPut)
 	handle(r, requests+id+"/comments/{index:[0-9]+}", a.authed(a.deleteComment), http.MethodDelete)
 
+	const hooks, hook = account + "/port_webhooks", account + "/port_webhooks/{webhook_id}"
+	handle(r, hooks, a.authed(a.listWebhooks), http.MethodGet)
+	handle(r, hooks, a.authed(a.createWebhook), http.MethodPut)
+	handle(r, hook, a.authed(a.getWebhook), http.MethodGet)
+	handle(r, hook, a.authed(a.deleteWebhook), http.MethodDelete)
+	handle(r, hook+"/test", a.authed(a.testWebhook), http.MethodPost)
+	handle(r, hook+"/deliveries", a.authed(a.webhookDeliveries), http.MethodGet)
+	handle(r, hook+"/deliveries/{delivery_id}/replay", a.authed(a.replayDelivery), http.MethodPost)
+
 	handle(r, account+"/descendants/port_requests", a.authed(a.listDescendantsAll), http.MethodGet)
 	handle(r, "/v2/port_requests", a.authed(a.agentQueue), http.MethodGet)
 	handle(r, account+"/descendants/port_requests"+state, a.authed(a.listDescendantsAll), http.MethodGet)

@@ -24,12 +24,14 @@ var (
 	viewActivePortInNumbers       = viewRef{dbPortRequests, "portreqd", "port_in_numbers"}
 	viewOutbox                    = viewRef{dbPortRequests, "portreqd", "outbox"}
 
-	viewDeliveriesDue = viewRef{dbDeliveries, "portreqd", "due"}
+	viewDeliveriesDue       = viewRef{dbDeliveries, "portreqd", "due"}
+	viewDeliveriesByChannel = viewRef{dbDeliveries, "portreqd", "by_channel"}
+	viewWebhooksByAccount   = viewRef{dbWebhooks, "portreqd", "by_account"}
 )
 
 // viewsUsed lists every view above.
 var viewsUsed = []viewRef{
 	viewAccountByAPIKey, viewAccountChildren, viewAccountDescendants, viewAccountSuperDuper, viewAccountByRealm,
 	viewRequestsByState, viewRequestsByDescendantState, viewRequestsByAuthorityState, viewRequestsByNumber, viewCompletionIntents, viewPortInNumbers,
-	viewActivePortInNumbers, viewOutbox, viewDeliveriesDue,
+	viewActivePortInNumbers, viewOutbox, viewDeliveriesDue, viewDeliveriesByChannel, viewWebhooksByAccount,
 }

@@ -70,10 +70,18 @@ type Email struct {
 
 func (e *Email) Name() string { return "email:" + e.Audience }
 
-// Wants follows Kazoo's templates: the submitter hears of every step and
+// Targets is the channel itself when its audience hears of ev.
+func (e *Email) Targets(_ context.Context, ev *porting.Event) ([]string, error) {
+	if e.wants(ev) {
+		return []string{e.Name()}, nil
+	}
+	return nil, nil
+}
+
+// wants follows Kazoo's templates: the submitter hears of every step and
 // of public comments; the authority of submissions, rejections,
 // cancellations and every comment.
-func (e *Email) Wants(_ context.Context, ev *porting.Event) bool {
+func (e *Email) wants(ev *porting.Event) bool {
 	switch e.Audience {
 	case AudienceSubmitter:
 		switch ev.Type {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/portreqd/portreqd/pkg/porting"
@@ -24,16 +25,16 @@ type Store interface {
 	UpdateDelivery(ctx context.Context, d *porting.Delivery) error
 }
 
-// Channel delivers events one way (e-mail to one audience, one webhook
-// subscription).
+// Channel delivers events one way: e-mail to one audience, or webhooks
+// (one target per subscription).
 type Channel interface {
-	// Name is the channel's part of a delivery's id; stable across
-	// restarts.
+	// Name prefixes the names of the targets the channel delivers to
+	// (a delivery's channel); stable across restarts.
 	Name() string
-	// Wants reports whether the channel delivers e at all.
-	Wants(ctx context.Context, e *porting.Event) bool
-	// Deliver delivers d's event once. An error is retried later, and
-	// what it says is kept in the delivery's log.
+	// Targets names the targets that take e (none: not delivered).
+	Targets(ctx context.Context, e *porting.Event) ([]string, error)
+	// Deliver delivers d's event to d's target once. An error is retried
+	// later, and what it says is kept in the delivery's log.
 	Deliver(ctx context.Context, d *porting.Delivery) error
 }
 
@@ -127,8 +128,12 @@ func (w *Worker) fanOut(ctx context.Context) error {
 		}
 		ids = append(ids, e.ID)
 		for _, ch := range w.Channels {
-			if ch.Wants(ctx, &e) {
-				ds = append(ds, &porting.Delivery{ID: porting.DeliveryID(e.ID, ch.Name()), Event: e, Channel: ch.Name(),
+			targets, err := ch.Targets(ctx, &e)
+			if err != nil {
+				return err
+			}
+			for _, t := range targets {
+				ds = append(ds, &porting.Delivery{ID: porting.DeliveryID(e.ID, t), Event: e, Channel: t,
 					State: porting.DeliveryPending, Due: now, Created: now})
 			}
 		}
@@ -160,10 +165,6 @@ func (w *Worker) deliverDue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	byName := map[string]Channel{}
-	for _, ch := range w.Channels {
-		byName[ch.Name()] = ch
-	}
 	for _, d := range due {
 		if ctx.Err() != nil {
 			return nil
@@ -172,8 +173,8 @@ func (w *Worker) deliverDue(ctx context.Context) error {
 		if d.Lease != nil && d.Lease.Until > now && d.Lease.Holder != w.Holder {
 			continue // another worker attempts it now
 		}
-		ch, ok := byName[d.Channel]
-		if !ok {
+		ch := w.channelOf(d.Channel)
+		if ch == nil {
 			continue // a channel this process lacks (another replica's configuration)
 		}
 		d.Lease = &porting.Lease{Holder: w.Holder, Until: now + w.LeaseFor.Milliseconds()}
@@ -184,6 +185,16 @@ func (w *Worker) deliverDue(ctx context.Context) error {
 			return err
 		}
 		w.attempt(ctx, ch, d)
+	}
+	return nil
+}
+
+// channelOf is the channel delivering to target.
+func (w *Worker) channelOf(target string) Channel {
+	for _, ch := range w.Channels {
+		if strings.HasPrefix(target, ch.Name()) {
+			return ch
+		}
 	}
 	return nil
 }
@@ -203,6 +214,8 @@ func (w *Worker) attempt(ctx context.Context, ch Channel, d *porting.Delivery) {
 	case errors.Is(err, ErrNoRecipients):
 		d.State, a.OK, a.Detail = porting.DeliveryDone, true, "no recipients: nothing sent"
 		err = nil
+	case errors.Is(err, ErrGone):
+		d.State, a.Detail = porting.DeliveryFailed, err.Error()
 	case now-d.Created >= w.RetryFor.Milliseconds():
 		d.State = porting.DeliveryFailed
 		a.Detail = err.Error()
@@ -243,5 +256,9 @@ func backoff(n int) time.Duration {
 // ErrNoRecipients is a delivery with no one to deliver to: done, nothing
 // sent.
 var ErrNoRecipients = errors.New("notify: no recipients")
+
+// ErrGone is a delivery whose target no longer exists (a subscription
+// deleted): given up at once.
+var ErrGone = errors.New("notify: the target is gone")
 
 func errorf(format string, args ...any) error { return fmt.Errorf("notify: "+format, args...) }

@@ -41,12 +41,12 @@ func (s Site) host() string {
 
 // Shared reports whether database name (its prefix removed) is one the
 // sites share: Kazoo's and portreqd's databases of accounts and port
-// requests, the number claims, each account's database and its monthly
+// requests, the number claims, the webhook subscriptions, each account's database and its monthly
 // ledgers (account/xx/yy/rest and account/xx/yy/rest-YYYYMM), and the
 // number databases (numbers/+1202).
 func Shared(name string) bool {
 	switch name {
-	case "accounts", "port_requests", "port_number_claims":
+	case "accounts", "port_requests", "port_number_claims", "port_webhooks":
 		return true
 	}
 	return strings.HasPrefix(name, "account/") || strings.HasPrefix(name, "numbers/")
