@@ -68,6 +68,14 @@ func TestComposeFile(t *testing.T) {
 	if !strings.Contains(p.Environment["PORTREQ_COUCHDB"], "@couchdb:5984") {
 		t.Errorf("PORTREQ_COUCHDB %q does not name the couchdb service", p.Environment["PORTREQ_COUCHDB"])
 	}
+	// Mail goes to the mail catcher unless told otherwise, without TLS
+	// (the catcher has none).
+	if m, ok := c.Services["mailpit"]; !ok || !strings.HasPrefix(m.Image, "axllent/mailpit:") {
+		t.Errorf("no mailpit mail catcher: %+v", m)
+	}
+	if !strings.Contains(p.Environment["PORTREQ_SMTP_ADDR"], "mailpit:1025") || !strings.Contains(p.Environment["PORTREQ_SMTP_TLS"], "none") {
+		t.Errorf("portreqd does not mail the catcher: %v", p.Environment)
+	}
 }
 
 func TestDockerfile(t *testing.T) {

@@ -26,7 +26,7 @@ func startNotify(ctx context.Context, cfg *config, store any, svc *porting.Servi
 		return nil, fmt.Errorf("the store cannot keep notifications")
 	}
 	hooks := &notify.Webhooks{Store: st, AllowPrivate: cfg.webhookAllowPrivate}
-	chans := []notify.Channel{hooks}
+	chans := []notify.Channel{hooks, &notify.SubmittedURL{Store: st, Account: svc.Account, MarkSent: svc.MarkSent, AllowPrivate: cfg.webhookAllowPrivate}}
 	if cfg.smtp.addr != "" {
 		conf := notify.SMTP{Addr: cfg.smtp.addr, TLS: cfg.smtp.tls, Username: cfg.smtp.username, Password: cfg.smtp.password, From: cfg.smtp.from}
 		var defaultTo []string
@@ -36,7 +36,8 @@ func startNotify(ctx context.Context, cfg *config, store any, svc *porting.Servi
 			}
 		}
 		for _, aud := range []string{notify.AudienceSubmitter, notify.AudienceAuthority} {
-			chans = append(chans, &notify.Email{Audience: aud, SMTP: conf, Store: st, Authority: svc.RequestAuthority, DefaultTo: defaultTo})
+			chans = append(chans, &notify.Email{Audience: aud, SMTP: conf, Store: st, Authority: svc.RequestAuthority, DefaultTo: defaultTo,
+				Effective: svc.EffectiveNotification})
 		}
 		log.Info("port events are mailed", zap.String("smtp", cfg.smtp.addr), zap.String("tls", cfg.smtp.tls), zap.Bool("auth", cfg.smtp.username != ""))
 	} else {

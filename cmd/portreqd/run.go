@@ -19,6 +19,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/accountcache"
 	"github.com/portreqd/portreqd/pkg/api"
 	"github.com/portreqd/portreqd/pkg/lnp"
+	"github.com/portreqd/portreqd/pkg/notify"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
 )
@@ -79,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	svc := porting.NewService(porting.Config{
-		Store: store, Accounts: accounts, Log: slogger, Site: site, Peers: peers,
+		Store: store, Accounts: accounts, Log: slogger, Site: site, Peers: peers, CheckTemplate: notify.CheckTemplate,
 		Rules: porting.Rules{
 			ActivationCharge:          cfg.portActivationCharge,
 			AllowSubmittedToScheduled: cfg.allowSubmittedToScheduled,

@@ -63,8 +63,15 @@ func (a *API) routes() http.Handler {
 	handle(r, hook+"/deliveries", a.authed(a.webhookDeliveries), http.MethodGet)
 	handle(r, hook+"/deliveries/{delivery_id}/replay", a.authed(a.replayDelivery), http.MethodPost)
 
+	const notes, note = account + "/port_notifications", account + "/port_notifications/{template_id}"
+	handle(r, notes, a.authed(a.listNotifications), http.MethodGet)
+	handle(r, note, a.authed(a.getNotification), http.MethodGet)
+	handle(r, note, a.authed(a.setNotification), http.MethodPost)
+	handle(r, note, a.authed(a.resetNotification), http.MethodDelete)
+
 	handle(r, account+"/descendants/port_requests", a.authed(a.listDescendantsAll), http.MethodGet)
 	handle(r, "/v2/port_requests", a.authed(a.agentQueue), http.MethodGet)
+	handle(r, "/v2/port_deliveries", a.authed(a.deliveryStatus), http.MethodGet)
 	handle(r, account+"/descendants/port_requests"+state, a.authed(a.listDescendantsAll), http.MethodGet)
 
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -145,3 +145,20 @@ func deliveryView(d *porting.Delivery) map[string]any {
 		"port_request_id": d.Event.RequestID, "state": d.State, "attempts": d.Attempts, "next_attempt": d.Due,
 		"created": d.Created, "log": log}
 }
+
+// deliveryStatus is the operator's view of the deliveries
+// (GET /v2/port_deliveries): counts by state and the last failures.
+func (a *API) deliveryStatus(c *call) (*reply, error) {
+	st, err := a.svc.DeliveryStatus(c.r.Context(), c.actor)
+	if err != nil {
+		return nil, err
+	}
+	recent := make([]any, len(st.RecentFailures))
+	for i, d := range st.RecentFailures {
+		v := deliveryView(d)
+		v["channel"] = d.Channel
+		recent[i] = v
+	}
+	return &reply{data: map[string]any{"pending": st.Pending, "oldest_pending_seconds": st.OldestPendingS,
+		"delivered_last_24h": st.Delivered24h, "failed": st.Failed, "recent_failures": recent}}, nil
+}

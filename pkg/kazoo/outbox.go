@@ -123,3 +123,45 @@ func (s *Store) PortSupportEmail(ctx context.Context, accountID string) (string,
 	_ = json.Unmarshal(raw, &wl)
 	return wl.Port.SupportEmail, nil
 }
+
+// DeliveryStatus counts the deliveries by state (view by_state, keys
+// only) and reads the recent failures.
+func (s *Store) DeliveryStatus(ctx context.Context, now int64, recent int) (*porting.DeliveryStatus, error) {
+	st := &porting.DeliveryStatus{}
+	count := func(state string, from int64, each func(created int64)) error {
+		q := engine.Query{StartKey: mustJSON([]any{state, from}), EndKey: mustJSON([]any{state, map[string]any{}})}
+		return s.query(ctx, viewDeliveriesByState, q, func(r engine.Row) error {
+			var k []json.RawMessage
+			var created int64
+			if json.Unmarshal(r.Key, &k) == nil && len(k) == 2 {
+				_ = json.Unmarshal(k[1], &created)
+			}
+			each(created)
+			return nil
+		})
+	}
+	if err := count(porting.DeliveryPending, 0, func(created int64) {
+		if st.Pending == 0 {
+			st.OldestPendingS = max(0, (now-created)/1000)
+		}
+		st.Pending++
+	}); err != nil {
+		return nil, err
+	}
+	if err := count(porting.DeliveryDone, now-24*3600*1000, func(int64) { st.Delivered24h++ }); err != nil {
+		return nil, err
+	}
+	if err := count(porting.DeliveryFailed, 0, func(int64) { st.Failed++ }); err != nil {
+		return nil, err
+	}
+	q := engine.Query{StartKey: mustJSON([]any{porting.DeliveryFailed, map[string]any{}}), EndKey: mustJSON([]any{porting.DeliveryFailed}),
+		Descending: true, Limit: recent, IncludeDocs: true}
+	err := s.query(ctx, viewDeliveriesByState, q, func(r engine.Row) error {
+		var d porting.Delivery
+		if json.Unmarshal(r.Doc, &d) == nil {
+			st.RecentFailures = append(st.RecentFailures, &d)
+		}
+		return nil
+	})
+	return st, err
+}

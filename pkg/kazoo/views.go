@@ -26,6 +26,7 @@ var (
 
 	viewDeliveriesDue       = viewRef{dbDeliveries, "portreqd", "due"}
 	viewDeliveriesByChannel = viewRef{dbDeliveries, "portreqd", "by_channel"}
+	viewDeliveriesByState   = viewRef{dbDeliveries, "portreqd", "by_state"}
 	viewWebhooksByAccount   = viewRef{dbWebhooks, "portreqd", "by_account"}
 )
 
@@ -33,5 +34,5 @@ var (
 var viewsUsed = []viewRef{
 	viewAccountByAPIKey, viewAccountChildren, viewAccountDescendants, viewAccountSuperDuper, viewAccountByRealm,
 	viewRequestsByState, viewRequestsByDescendantState, viewRequestsByAuthorityState, viewRequestsByNumber, viewCompletionIntents, viewPortInNumbers,
-	viewActivePortInNumbers, viewOutbox, viewDeliveriesDue, viewDeliveriesByChannel, viewWebhooksByAccount,
+	viewActivePortInNumbers, viewOutbox, viewDeliveriesDue, viewDeliveriesByChannel, viewDeliveriesByState, viewWebhooksByAccount,
 }

@@ -64,6 +64,9 @@ type Email struct {
 	DefaultTo []string
 	// Templates render the mails; nil: the built-in ones.
 	Templates *Templates
+	// Effective finds an account's own version of a template, inherited
+	// down its tree (porting.Service.EffectiveNotification); nil: none.
+	Effective func(ctx context.Context, accountID, id string) (*porting.NotificationTemplate, error)
 	// MaxAttachBytes bounds the attachments one mail carries; 0: 10 MiB.
 	MaxAttachBytes int64
 }
@@ -124,6 +127,20 @@ func (e *Email) Deliver(ctx context.Context, d *porting.Delivery) error {
 		}
 	}
 	name := TemplateName(d.Event.Type, e.Audience)
+	if e.Effective != nil {
+		own, err := e.Effective(ctx, r.AccountID, name)
+		if err != nil {
+			return err
+		}
+		if own != nil && !own.Enabled {
+			return fmt.Errorf("%w: %s is disabled for this account", ErrNoRecipients, name)
+		}
+		if own != nil && own.Source != "" {
+			if tpl, err = ParseTemplates(map[string]string{name: own.Source}); err != nil {
+				return err // checked when stored; kept in the delivery's log
+			}
+		}
+	}
 	subject, text, html, err := tpl.Render(name, data)
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{store: kazootest.Embedded(t), mb: smtptest.New(t), now: time.Now()}
-	w.svc = porting.NewService(porting.Config{Store: w.store})
+	w.svc = porting.NewService(porting.Config{Store: w.store, CheckTemplate: notify.CheckTemplate})
 	ctx := context.Background()
 	var err error
 	if w.master, _, err = w.svc.Bootstrap(ctx, "notify-master-key"); err != nil {
@@ -56,7 +56,8 @@ func (w *world) worker(holder string) *notify.Worker {
 	smtpConf := notify.SMTP{Addr: w.mb.Addr, TLS: "none", From: "Porting <porting@portreqd.test>"}
 	var chans []notify.Channel
 	for _, aud := range []string{notify.AudienceSubmitter, notify.AudienceAuthority} {
-		chans = append(chans, &notify.Email{Audience: aud, SMTP: smtpConf, Store: w.store, Authority: w.svc.RequestAuthority})
+		chans = append(chans, &notify.Email{Audience: aud, SMTP: smtpConf, Store: w.store, Authority: w.svc.RequestAuthority,
+			Effective: w.svc.EffectiveNotification})
 	}
 	return &notify.Worker{Store: w.store, Channels: chans, Holder: holder, Now: func() time.Time { return w.now }}
 }
@@ -205,4 +206,78 @@ func keys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// An account's own mail template applies to its requests and its
+// descendants', the nearest version up the tree winning; an account can
+// turn one mail off; a template that does not render is refused when
+// stored.
+func TestAccountTemplatesInherited(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	wk := w.worker("replica-1")
+	set := func(acct *porting.Account, id string, js string) error {
+		_, err := w.svc.SetNotification(ctx, w.master, acct.ID, id, fields(t, js))
+		return err
+	}
+	custom := `{"template":"{{define \"subject\"}}Custom: {{.Name}} refused{{end}}{{define \"text\"}}Sorry: {{.Reason}}{{end}}{{define \"html\"}}<p>Sorry: {{.Reason}}</p>{{end}}"}`
+	if err := set(w.master, "port_rejected", custom); err != nil {
+		t.Fatal(err)
+	}
+	if err := set(w.cust, "port_pending", `{"enabled":false}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := set(w.cust, "port_cancel", `{"template":"{{define \"subject\"}}{{.Nope}}{{end}}{{define \"text\"}}x{{end}}{{define \"html\"}}x{{end}}"}`); !porting.IsKind(err, porting.KindValidation) {
+		t.Fatalf("a template naming an unknown field: %v, want a validation error", err)
+	}
+	if err := set(w.cust, "port_cancel", `{"template":"{{define \"subject\"}}x{{end}}"}`); !porting.IsKind(err, porting.KindValidation) {
+		t.Fatalf("a template without text and html: %v, want a validation error", err)
+	}
+	data := porting.Fields{}
+	data.Set("name", "templated")
+	data.Set("numbers", map[string]any{"+13125550120": map[string]any{}})
+	data.Set("notifications", map[string]any{"email": map[string]any{"send_to": "customer@example.test"}})
+	r, err := w.svc.CreateRequest(ctx, w.master, w.cust.ID, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(to porting.State, reason string) []smtptest.Received {
+		t.Helper()
+		in := porting.TransitionInput{AcceptCharges: true}
+		if reason != "" {
+			in.Data = porting.Fields{}
+			in.Data.Set("reason", reason)
+		}
+		if _, err := w.svc.Transition(ctx, w.master, w.cust.ID, r.ID, to, in); err != nil {
+			t.Fatal(err)
+		}
+		w.pass(t, wk)
+		return w.mb.Take()
+	}
+	if got := step(porting.Submitted, ""); len(got) != 2 {
+		t.Fatalf("submission: %d mails", len(got))
+	}
+	if got := step(porting.Pending, ""); len(got) != 0 {
+		t.Fatalf("port_pending is off for the customer, yet %d mails", len(got))
+	}
+	got := step(porting.Rejected, "wrong PIN")
+	if len(got) != 2 {
+		t.Fatalf("rejection: %d mails", len(got))
+	}
+	for _, m := range got {
+		text, _, _ := smtptest.Parts(t, m)
+		if m.Msg.Header.Get("Subject") != "Custom: templated refused" || text != "Sorry: wrong PIN" {
+			t.Errorf("the master's template, inherited: subject %q text %q", m.Msg.Header.Get("Subject"), text)
+		}
+	}
+	eff, err := w.svc.Notification(ctx, w.cust, w.cust.ID, "port_rejected")
+	if err != nil || eff == nil || eff.AccountID != w.master.ID || !eff.Enabled {
+		t.Errorf("the customer's port_rejected: %+v (%v), want the master's", eff, err)
+	}
+	if err := w.svc.ResetNotification(ctx, w.master, w.cust.ID, "port_pending"); err != nil {
+		t.Fatal(err)
+	}
+	if eff, err := w.svc.Notification(ctx, w.cust, w.cust.ID, "port_pending"); err != nil || eff != nil {
+		t.Errorf("after the reset: %+v (%v), want portreqd's own", eff, err)
+	}
 }

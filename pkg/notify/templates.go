@@ -162,3 +162,17 @@ func mailData(e *porting.Event, r *porting.Request) *MailData {
 	}
 	return d
 }
+
+// CheckTemplate parses an account's version of template id and renders it
+// once with sample data, so that a template stored is one that mails.
+func CheckTemplate(id, source string) error {
+	t, err := ParseTemplates(map[string]string{id: source})
+	if err != nil {
+		return err
+	}
+	sample := &MailData{Event: "submitted", RequestID: "0123456789abcdef0123456789abcdef", Name: "Sample", State: "submitted",
+		Numbers: []string{"+13125550100"}, Account: "Sample Account", Authority: "Sample Authority", Reason: "sample reason",
+		Comment: "sample comment", CommentAuthor: "Sample", ScheduledDate: "2026-12-31"}
+	_, _, _, err = t.Render(id, sample)
+	return err
+}

@@ -171,14 +171,21 @@ func Sign(secret, msgID string, ts int64, body []byte) (string, error) {
 }
 
 func (h *Webhooks) httpClient() *http.Client {
-	if h.client != nil {
-		return h.client
+	if h.client == nil {
+		h.client = newHTTPClient(h.AllowPrivate)
 	}
+	return h.client
+}
+
+// newHTTPClient is the client of deliveries over HTTP: bounded in time,
+// no redirects, and unless allowPrivate no loopback, private or
+// link-local destination.
+func newHTTPClient(allowPrivate bool) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second}
-	if !h.AllowPrivate {
+	if !allowPrivate {
 		d.Control = refusePrivate
 	}
-	h.client = &http.Client{
+	return &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
 			DialContext:         d.DialContext,
@@ -188,7 +195,6 @@ func (h *Webhooks) httpClient() *http.Client {
 		// A redirect could lead anywhere; receivers answer where they are.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return h.client
 }
 
 // refusePrivate refuses a connection to a loopback, private, link-local

@@ -183,6 +183,17 @@ func TestWebhooksDelivered(t *testing.T) {
 			t.Errorf("the deleted subscription's delivery is %s, want failed", d.State)
 		}
 	}
+	// The operator sees it among the failures; a tenant sees nothing.
+	st, err := w.svc.DeliveryStatus(ctx, w.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Failed != 1 || len(st.RecentFailures) != 1 || st.RecentFailures[0].Event.Type != porting.EventRejected || st.Pending != 0 || st.Delivered24h != 1 {
+		t.Errorf("status %+v, want one failure (the rejection), nothing pending, one delivered", st)
+	}
+	if _, err := w.svc.DeliveryStatus(ctx, w.cust); !porting.IsKind(err, porting.KindForbidden) {
+		t.Errorf("a tenant's delivery status: %v, want forbidden", err)
+	}
 }
 
 // A subscription's URL may not reach the operator's own network: without
@@ -213,4 +224,64 @@ func fields(t *testing.T, js string) porting.Fields {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// Kazoo's crawler: a submission of an account naming
+// submitted_port_requests_url is posted there with its attachments, and
+// once every post answered 200 the request is sent.
+func TestSubmittedURLMarksSent(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	var mu sync.Mutex
+	posted := map[string]string{}
+	status := http.StatusServiceUnavailable
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if status == http.StatusOK {
+			posted[r.URL.Path] = r.Header.Get("Content-Type") + " " + string(body)
+		}
+		rw.WriteHeader(status)
+	}))
+	defer srv.Close()
+	f := porting.Fields{}
+	f.Set("submitted_port_requests_url", srv.URL+"/carrier/")
+	if _, err := w.svc.UpdateAccount(ctx, w.master, w.cust.ID, f); err != nil {
+		t.Fatal(err)
+	}
+	ch := &notify.SubmittedURL{Store: w.store, Account: w.svc.Account, MarkSent: w.svc.MarkSent, AllowPrivate: true}
+	wk := &notify.Worker{Store: w.store, Channels: []notify.Channel{ch}, Holder: "crawler", Now: func() time.Time { return w.now }}
+	r, err := w.svc.CreateRequest(ctx, w.master, w.cust.ID, fields(t, `{"name":"crawled","numbers":{"+13125550130":{}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.PutAttachment(ctx, w.master, w.cust.ID, r.ID, porting.Upload{Name: "loa.pdf", ContentType: "application/pdf",
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("%PDF-1.4 loa")), nil }}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Transition(ctx, w.master, w.cust.ID, r.ID, porting.Submitted, porting.TransitionInput{AcceptCharges: true}); err != nil {
+		t.Fatal(err)
+	}
+	w.pass(t, wk)
+	if got, _ := w.store.GetRequest(ctx, r.ID); got.Sent {
+		t.Fatal("sent while the carrier's endpoint answered 503")
+	}
+	mu.Lock()
+	status = http.StatusOK
+	mu.Unlock()
+	w.now = w.now.Add(11 * time.Second)
+	w.pass(t, wk)
+	got, err := w.store.GetRequest(ctx, r.ID)
+	if err != nil || !got.Sent {
+		t.Fatalf("after the endpoint answered 200: sent %v (%v)", got.Sent, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if doc := posted["/carrier/"+r.ID]; !strings.HasPrefix(doc, "application/json ") || !strings.Contains(doc, `"name":"crawled"`) {
+		t.Errorf("the request posted as %q", doc)
+	}
+	if att := posted["/carrier/"+r.ID+"/loa.pdf"]; att != "application/pdf %PDF-1.4 loa" {
+		t.Errorf("the attachment posted as %q", att)
+	}
 }

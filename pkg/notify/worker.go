@@ -212,7 +212,7 @@ func (w *Worker) attempt(ctx context.Context, ch Channel, d *porting.Delivery) {
 	case err == nil:
 		d.State = porting.DeliveryDone
 	case errors.Is(err, ErrNoRecipients):
-		d.State, a.OK, a.Detail = porting.DeliveryDone, true, "no recipients: nothing sent"
+		d.State, a.OK, a.Detail = porting.DeliveryDone, true, "nothing sent: "+err.Error()
 		err = nil
 	case errors.Is(err, ErrGone):
 		d.State, a.Detail = porting.DeliveryFailed, err.Error()
@@ -253,8 +253,8 @@ func backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// ErrNoRecipients is a delivery with no one to deliver to: done, nothing
-// sent.
+// ErrNoRecipients is a delivery with no one to deliver to, or a mail the
+// account turned off: done, nothing sent.
 var ErrNoRecipients = errors.New("notify: no recipients")
 
 // ErrGone is a delivery whose target no longer exists (a subscription

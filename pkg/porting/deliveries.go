@@ -1,5 +1,7 @@
 package porting
 
+import "context"
+
 // Delivery is one event on its way to one channel (an e-mail audience, a
 // webhook subscription): a document of the deliveries database, id
 // "<event id>:<channel>", so that fanning an event out twice (two
@@ -46,3 +48,50 @@ type Attempt struct {
 
 // DeliveryID is the id of event id's delivery to channel.
 func DeliveryID(eventID, channel string) string { return eventID + ":" + channel }
+
+// DeliveryStatus is what an operator watches of the deliveries: how many
+// wait, how long the oldest has waited, how many failed for good, the
+// last failures.
+type DeliveryStatus struct {
+	Pending        int         `json:"pending"`
+	OldestPendingS int64       `json:"oldest_pending_seconds"`
+	Delivered24h   int         `json:"delivered_last_24h"`
+	Failed         int         `json:"failed"`
+	RecentFailures []*Delivery `json:"-"`
+}
+
+// DeliveryStatusStore counts deliveries by state.
+type DeliveryStatusStore interface {
+	DeliveryStatus(ctx context.Context, now int64, recent int) (*DeliveryStatus, error)
+}
+
+// DeliveryStatus reports the deliveries of this site's store to a
+// super-duper admin (the operator).
+func (s *Service) DeliveryStatus(ctx context.Context, actor *Account) (*DeliveryStatus, error) {
+	if !actor.SuperDuperAdmin {
+		return nil, Forbidden("only the master account sees the deliveries")
+	}
+	st, ok := s.store.(DeliveryStatusStore)
+	if !ok {
+		return nil, E(KindNotFound, "deliveries are not kept by this store")
+	}
+	return st.DeliveryStatus(ctx, s.now().UnixMilli(), 20)
+}
+
+// MarkSent records that submitted request id reached its account's
+// submitted_port_requests_url (Kazoo's pvt_sent, shown as sent); a
+// request no longer submitted, or sent already, is left as it is.
+func (s *Service) MarkSent(ctx context.Context, id string) error {
+	return s.retryConflict(ctx, func() error {
+		r, err := s.store.GetRequest(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.State != Submitted || r.Sent {
+			return nil
+		}
+		next := *r
+		next.Sent = true
+		return s.store.UpdateRequest(ctx, &next)
+	})
+}

@@ -26,6 +26,8 @@ type Service struct {
 	log         *slog.Logger
 	site        string
 	peers       Peers
+	// checkTemplate validates an account's mail template (notify).
+	checkTemplate func(id, source string) error
 }
 
 // Rules are the operator's choices that change behaviour.
@@ -67,6 +69,9 @@ type Config struct {
 	// Peers lists the other sites, read before a completion; nil when
 	// this site replicates with none.
 	Peers Peers
+	// CheckTemplate validates the mail template an account stores
+	// (notify.CheckTemplate); nil accepts any.
+	CheckTemplate func(id, source string) error
 }
 
 // NewService builds a Service from cfg.
@@ -92,6 +97,8 @@ func NewService(cfg Config) *Service {
 		log:      cfg.Log,
 		site:     cfg.Site,
 		peers:    cfg.Peers,
+
+		checkTemplate: cfg.CheckTemplate,
 	}
 	s.readAccount = func(ctx context.Context, id string) (*Account, error) { return s.store.GetAccount(ctx, id) }
 	return s

@@ -119,4 +119,20 @@ func testWebhooksAPI(t *testing.T, e *env) {
 	if list := s.do(t, "GET", hooks, tok, nil).expect(t, 200).list(); len(list) != 0 {
 		t.Errorf("after delete: %v", list)
 	}
+
+	// The account's mail templates over HTTP.
+	notes := "/v2/accounts/" + acct + "/port_notifications"
+	if list := s.do(t, "GET", notes, tok, nil).expect(t, 200).list(); len(list) != 8 {
+		t.Errorf("templates: %v, want Kazoo's eight port templates", list)
+	}
+	s.do(t, "GET", notes+"/voicemail_to_email", tok, nil).expect(t, 404)
+	s.do(t, "POST", notes+"/port_rejected", tok, map[string]any{"data": map[string]any{"template": "{{define \"subject\"}}{{.Missing}}{{end}}"}}).expect(t, 400)
+	src := `{{define "subject"}}Refused: {{.Name}}{{end}}{{define "text"}}{{.Reason}}{{end}}{{define "html"}}<p>{{.Reason}}</p>{{end}}`
+	if got := s.do(t, "POST", notes+"/port_rejected", tok, map[string]any{"data": map[string]any{"template": src}}).expect(t, 200).data(); got["template_from"] != acct || got["template"] != src {
+		t.Errorf("stored template %v", got)
+	}
+	s.do(t, "POST", "/v2/accounts/"+other+"/port_notifications/port_rejected", tok, map[string]any{"data": map[string]any{"enabled": false}}).expect(t, 403)
+	if got := s.do(t, "DELETE", notes+"/port_rejected", tok, nil).expect(t, 200).data(); got["template_from"] != "portreqd" {
+		t.Errorf("after reset %v", got)
+	}
 }
