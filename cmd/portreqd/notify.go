@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/portreqd/portreqd/pkg/loa"
 	"github.com/portreqd/portreqd/pkg/notify"
 	"github.com/portreqd/portreqd/pkg/porting"
 )
@@ -37,7 +38,7 @@ func startNotify(ctx context.Context, cfg *config, store any, svc *porting.Servi
 		}
 		for _, aud := range []string{notify.AudienceSubmitter, notify.AudienceAuthority} {
 			chans = append(chans, &notify.Email{Audience: aud, SMTP: conf, Store: st, Authority: svc.RequestAuthority, DefaultTo: defaultTo,
-				Effective: svc.EffectiveNotification})
+				Effective: svc.EffectiveNotification, LOA: renderLOA(svc)})
 		}
 		log.Info("port events are mailed", zap.String("smtp", cfg.smtp.addr), zap.String("tls", cfg.smtp.tls), zap.Bool("auth", cfg.smtp.username != ""))
 	} else {
@@ -46,4 +47,15 @@ func startNotify(ctx context.Context, cfg *config, store any, svc *porting.Servi
 	w := &notify.Worker{Store: st, Site: site, Channels: chans, Log: slogger}
 	go func() { _ = w.Run(ctx) }()
 	return hooks, nil
+}
+
+// renderLOA renders a request's letter for the submission mails.
+func renderLOA(svc *porting.Service) func(ctx context.Context, r *porting.Request) ([]byte, error) {
+	return func(ctx context.Context, r *porting.Request) ([]byte, error) {
+		d, err := svc.LOAOf(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return loa.Render(loa.FromData(d))
+	}
 }

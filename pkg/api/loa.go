@@ -32,7 +32,7 @@ func (a *API) getLOA(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	pdf, err := loa.Render(loaInput(d))
+	pdf, err := loa.Render(loa.FromData(d))
 	release()
 	if err != nil {
 		return nil, err
@@ -53,39 +53,6 @@ func acceptsPDF(accept string) bool {
 		return true
 	}
 	return preferred(accept, "application/pdf", "application/x-pdf", "application/*", "*/*") != ""
-}
-
-// loaInput maps a request to the letter. Street address is bill's
-// street_address, or address as Monster UI 4.0 sends it.
-func loaInput(d *porting.LOAData) loa.Input {
-	r := d.Request
-	var bill porting.Fields
-	_ = bill.UnmarshalRaw(r.Public["bill"])
-	street := bill.String("street_address")
-	if street == "" {
-		street = bill.String("address")
-	}
-	carrier := r.Public.String("carrier")
-	if carrier == "" {
-		carrier = bill.String("carrier")
-	}
-	in := loa.Input{
-		RequestID: r.ID, AccountID: r.AccountID, RequestName: r.Name(),
-		Date:     porting.FromGregorian(r.Modified),
-		Provider: loa.Provider{Name: d.Authority.Name},
-		Customer: loa.Customer{
-			AccountName: d.Account.Name, Name: bill.String("name"), StreetAddress: street,
-			ExtendedAddress: bill.String("extended_address"), Locality: bill.String("locality"),
-			Region: bill.String("region"), PostalCode: bill.String("postal_code"),
-		},
-		Carrier: carrier, BTN: bill.String("btn"), AccountNumber: bill.String("account_number"),
-		HasPIN:  bill.String("pin") != "",
-		Numbers: r.Numbers(),
-	}
-	if p := d.Profile; p != nil {
-		in.Provider = loa.Provider{Name: p.Name, AddressLines: p.AddressLines, Email: p.Email, Phone: p.Phone, Logo: d.Logo}
-	}
-	return in
 }
 
 // contentDisposition names a download; mime encodes non-ASCII names

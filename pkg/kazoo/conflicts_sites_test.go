@@ -260,6 +260,22 @@ func TestConflictResolvedAcrossSites(t *testing.T) {
 		if got.State != porting.Pending {
 			t.Errorf("%s: state %s, want pending (A's transition is the newest)", s.url, got.State)
 		}
+		// The merge's own event, once, and every event both sites wrote.
+		resolved, commented := 0, 0
+		for _, e := range got.Outbox() {
+			switch e.Type {
+			case porting.EventConflictResolved:
+				resolved++
+				if e.State != porting.Pending || !strings.Contains(e.Reason, "merged") {
+					t.Errorf("%s: the merge's event %+v", s.url, e)
+				}
+			case porting.EventComment:
+				commented++
+			}
+		}
+		if resolved != 1 || commented != 2 {
+			t.Errorf("%s: outbox has %d conflict_resolved and %d comment events, want 1 and 2: %+v", s.url, resolved, commented, got.Outbox())
+		}
 		var comments []struct {
 			Content string `json:"content"`
 		}

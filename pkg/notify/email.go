@@ -69,6 +69,9 @@ type Email struct {
 	Effective func(ctx context.Context, accountID, id string) (*porting.NotificationTemplate, error)
 	// MaxAttachBytes bounds the attachments one mail carries; 0: 10 MiB.
 	MaxAttachBytes int64
+	// LOA renders a request's Letter of Authorization, attached to
+	// submission mails; nil: none.
+	LOA func(ctx context.Context, r *porting.Request) ([]byte, error)
 }
 
 func (e *Email) Name() string { return "email:" + e.Audience }
@@ -157,6 +160,17 @@ func (e *Email) Deliver(ctx context.Context, d *porting.Delivery) error {
 				a.Body.Close()
 			}
 		}()
+		if e.LOA != nil {
+			pdf, err := e.LOA(ctx, r)
+			if err != nil {
+				return err
+			}
+			name := loaFileName(r)
+			if !slices.Contains(attNames, name) {
+				atts = append(atts, &porting.AttachmentReader{ContentType: "application/pdf", Length: int64(len(pdf)), Body: io.NopCloser(bytes.NewReader(pdf))})
+				attNames = append(attNames, name)
+			}
+		}
 	}
 	msg, err := compose(e.SMTP.From, to, subject, text, html, d.ID, time.Now(), atts, attNames)
 	if err != nil {
@@ -364,4 +378,18 @@ func (s SMTP) send(ctx context.Context, to []string, msg []byte) error {
 		return errorf("smtp %s: %v", s.Addr, err)
 	}
 	return c.Quit()
+}
+
+// loaFileName names the letter attached to a submission mail.
+func loaFileName(r *porting.Request) string {
+	name := strings.Map(func(c rune) rune {
+		if c < 0x20 || c == '"' || c == '\\' || c == '/' || c == 0x7f {
+			return '_'
+		}
+		return c
+	}, r.Name())
+	if strings.TrimSpace(name) == "" {
+		name = "port-request"
+	}
+	return name + "-loa.pdf"
 }

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	htmlpkg "html"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/portreqd/portreqd/pkg/kazoo"
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
+	"github.com/portreqd/portreqd/pkg/loa"
 	"github.com/portreqd/portreqd/pkg/notify"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/test/smtptest"
@@ -57,7 +59,13 @@ func (w *world) worker(holder string) *notify.Worker {
 	var chans []notify.Channel
 	for _, aud := range []string{notify.AudienceSubmitter, notify.AudienceAuthority} {
 		chans = append(chans, &notify.Email{Audience: aud, SMTP: smtpConf, Store: w.store, Authority: w.svc.RequestAuthority,
-			Effective: w.svc.EffectiveNotification})
+			Effective: w.svc.EffectiveNotification, LOA: func(ctx context.Context, r *porting.Request) ([]byte, error) {
+				d, err := w.svc.LOAOf(ctx, r)
+				if err != nil {
+					return nil, err
+				}
+				return loa.Render(loa.FromData(d))
+			}})
 	}
 	return &notify.Worker{Store: w.store, Channels: chans, Holder: holder, Now: func() time.Time { return w.now }}
 }
@@ -110,6 +118,9 @@ func TestPortEventsMailed(t *testing.T) {
 		text, html, atts := smtptest.Parts(t, m)
 		if string(atts["bill.pdf"]) != pdf {
 			t.Errorf("%s: attachments %v, want bill.pdf byte for byte", to, keys(atts))
+		}
+		if letter := atts["Move our main line-loa.pdf"]; !bytes.HasPrefix(letter, []byte("%PDF-")) || !bytes.Contains(letter[max(0, len(letter)-64):], []byte("%%EOF")) {
+			t.Errorf("%s: the letter of authorization is not attached as a whole PDF (%d bytes; attachments %v)", to, len(letter), keys(atts))
 		}
 		if !strings.Contains(text, r.ID) || !strings.Contains(htmlpkg.UnescapeString(html), "+13125550101") || m.From != "porting@portreqd.test" {
 			t.Errorf("%s: from %s, text %q, html %q", to, m.From, text, html)

@@ -3,6 +3,8 @@ package porting
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -139,16 +141,27 @@ func MergeRequestLeaves(leaves []Leaf) (*MergedRequest, error) {
 	}
 	out["comments"] = rawArray(comments)
 	// Every event any revision wrote stays to be delivered (by the site
-	// that wrote it).
-	if outbox := unionEntries(docs, outboxMember); len(outbox) > 0 {
-		slices.SortStableFunc(outbox, func(a, b entry) int {
-			if c := cmp.Compare(a.timestamp, b.timestamp); c != 0 {
-				return c
-			}
-			return bytes.Compare(a.raw, b.raw)
-		})
-		out[outboxMember] = rawArray(outbox)
+	// that wrote it), and the merge adds its own: its id and content come
+	// from the revisions merged, so every site writes the same one, and
+	// the site of the newest event before it delivers it.
+	outbox := unionEntries(docs, outboxMember)
+	slices.SortStableFunc(outbox, func(a, b entry) int {
+		if c := cmp.Compare(a.timestamp, b.timestamp); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.raw, b.raw)
+	})
+	merged := Event{ID: mergeEventID(revs), Type: EventConflictResolved, Timestamp: modified, State: state, Reason: note}
+	merged.Actor.Name = "portreqd"
+	_ = json.Unmarshal(base.members["_id"], &merged.RequestID)
+	_ = json.Unmarshal(base.members["pvt_account_id"], &merged.AccountID)
+	if len(outbox) > 0 {
+		var last Event
+		_ = json.Unmarshal(outbox[len(outbox)-1].raw, &last)
+		merged.Site = last.Site
 	}
+	outbox = append(outbox, entry{timestamp: modified, raw: mustMarshal(merged)})
+	out[outboxMember] = rawArray(outbox)
 
 	atts := map[string]string{}
 	for i := len(docs) - 1; i >= 0; i-- { // the last modified revision's copy wins
@@ -271,4 +284,13 @@ func LastModifiedLeaf(leaves []Leaf) string {
 		}
 	}
 	return best
+}
+
+// mergeEventID is the id of the event a merge of revs writes: the same
+// for the same revisions on every site.
+func mergeEventID(revs []string) string {
+	sorted := slices.Clone(revs)
+	slices.Sort(sorted)
+	sum := sha256.Sum256([]byte(strings.Join(sorted, ",")))
+	return hex.EncodeToString(sum[:16])
 }

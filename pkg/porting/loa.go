@@ -80,6 +80,12 @@ func (s *Service) LOA(ctx context.Context, actor *Account, accountID, id string)
 	if err != nil {
 		return nil, err
 	}
+	return s.LOAOf(ctx, r)
+}
+
+// LOAOf is what the letter of request r shows, for portreqd itself (the
+// submission mail attaches it): no caller to authorize.
+func (s *Service) LOAOf(ctx context.Context, r *Request) (*LOAData, error) {
 	owner, err := s.Account(ctx, r.AccountID)
 	if err != nil {
 		return nil, err

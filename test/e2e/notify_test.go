@@ -64,3 +64,43 @@ func testEventsSurviveKill9(t *testing.T, e *env) {
 		}
 	}
 }
+
+// TestEventsDeliveredOnceByTwoReplicas runs two portreqds on one CouchDB
+// with one relay: submissions made through either are mailed once each
+// (two mails per submission, no duplicate Message-ID), whichever replica
+// delivers them.
+func TestEventsDeliveredOnceByTwoReplicas(t *testing.T) {
+	e := newEnv(t, storeCouch)
+	mb := smtptest.New(t)
+	args := []string{"--smtp-addr", mb.Addr, "--smtp-tls", "none", "--notify-default-to", "ports@carrier.test"}
+	a, b := e.start(t, args...), e.start(t, args...)
+	mtok, master := a.login(t, e.apiKey)
+	tok, acct := a.customer(t, mtok, master, "Two Replicas")
+	const n = 6
+	for i := range n {
+		s := []*server{a, b}[i%2]
+		body := reqBody(fmt.Sprintf("replicas %d", i), fmt.Sprintf("+1312555%04d", 170+i))
+		body["data"].(map[string]any)["notifications"] = map[string]any{"email": map[string]any{"send_to": "customer@example.test"}}
+		id, _ := s.do(t, "PUT", "/v2/accounts/"+acct+"/port_requests", tok, body).expect(t, http.StatusCreated).data()["id"].(string)
+		s.do(t, "PATCH", "/v2/accounts/"+acct+"/port_requests/"+id+"/submitted", tok, nil).expect(t, 200)
+	}
+	var got []smtptest.Received
+	deadline := time.Now().Add(time.Minute)
+	for len(got) < 2*n && time.Now().Before(deadline) {
+		got = append(got, mb.Take()...)
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // a duplicate would arrive now
+	got = append(got, mb.Take()...)
+	seen := map[string]bool{}
+	for _, m := range got {
+		id := m.Msg.Header.Get("Message-Id")
+		if seen[id] {
+			t.Errorf("mail %s sent twice", id)
+		}
+		seen[id] = true
+	}
+	if len(got) != 2*n {
+		t.Fatalf("%d mails for %d submissions, want %d", len(got), n, 2*n)
+	}
+}

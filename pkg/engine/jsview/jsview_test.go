@@ -115,6 +115,7 @@ func TestPortRequestFixture(t *testing.T) {
 		"listing_by_descendant_state": {`[` + master + `,"submitted",63720000500] [null,` + acct + `]`, `[` + acct + `,"submitted",63720000500] [null,` + acct + `]`},
 		"listing_by_authority_state":  {`[` + master + `,"submitted",63720000500] [null,` + acct + `]`},
 		"completion_intents":          {}, // no intent
+		"outbox":                      {}, // Kazoo's document has no portreqd events
 		"listing_by_modified":         {`[63720000500,"submitted"] null`},
 		"all_port_in_numbers":         {`[` + acct + `,"+12025550123"] null`, `[` + acct + `,"+12025550124"] null`},
 		"listing_by_number":           {`"+12025550123" ` + acct, `"+12025550124" ` + acct},
