@@ -260,21 +260,28 @@ func TestConflictResolvedAcrossSites(t *testing.T) {
 		if got.State != porting.Pending {
 			t.Errorf("%s: state %s, want pending (A's transition is the newest)", s.url, got.State)
 		}
-		// The merge's own event, once, and every event both sites wrote.
+		// Each merge's own event (a merge of revisions that arrive in
+		// stages happens more than once), never twice under one id, and
+		// every event both sites wrote.
 		resolved, commented := 0, 0
+		ids := map[string]bool{}
 		for _, e := range got.Outbox() {
+			if ids[e.ID] {
+				t.Errorf("%s: event %s twice in the outbox", s.url, e.ID)
+			}
+			ids[e.ID] = true
 			switch e.Type {
 			case porting.EventConflictResolved:
 				resolved++
-				if e.State != porting.Pending || !strings.Contains(e.Reason, "merged") {
+				if !strings.Contains(e.Reason, "merged") {
 					t.Errorf("%s: the merge's event %+v", s.url, e)
 				}
 			case porting.EventComment:
 				commented++
 			}
 		}
-		if resolved != 1 || commented != 2 {
-			t.Errorf("%s: outbox has %d conflict_resolved and %d comment events, want 1 and 2: %+v", s.url, resolved, commented, got.Outbox())
+		if resolved < 1 || commented != 2 {
+			t.Errorf("%s: outbox has %d conflict_resolved and %d comment events, want at least 1 and 2: %+v", s.url, resolved, commented, got.Outbox())
 		}
 		var comments []struct {
 			Content string `json:"content"`
