@@ -120,7 +120,7 @@ func (a *API) getAttachment(c *call) (*reply, error) {
 	head, _ := br.Peek(64)
 	storedAsDataURI := bytes.HasPrefix(head, []byte("data:"))
 	h := c.w.Header()
-	h.Set("Content-Disposition", contentDisposition(safeFilename(name)))
+	h.Set("Content-Disposition", contentDisposition(porting.SafeFileName(name)))
 	switch preferred(c.r.Header.Get("Accept"), "application/pdf", "application/x-pdf", "text/plain") {
 	case "application/pdf", "application/x-pdf":
 		h.Set("Content-Type", "application/pdf")

@@ -39,7 +39,7 @@ func (a *API) getLOA(c *call) (*reply, error) {
 	}
 	h := c.w.Header()
 	h.Set("Content-Type", "application/pdf")
-	h.Set("Content-Disposition", contentDisposition(safeFilename(d.Request.Name())+"-loa.pdf"))
+	h.Set("Content-Disposition", contentDisposition(d.Request.LOAFileName()))
 	c.w.WriteHeader(http.StatusOK)
 	_, _ = c.w.Write(pdf)
 	return nil, nil
@@ -62,20 +62,6 @@ func contentDisposition(name string) string {
 		return v
 	}
 	return "attachment"
-}
-
-// safeFilename keeps a header-safe file name.
-func safeFilename(name string) string {
-	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == '"' || r == '\\' || r == '/' || r == 0x7f {
-			return '_'
-		}
-		return r
-	}, name)
-	if strings.TrimSpace(name) == "" {
-		return "port-request"
-	}
-	return name
 }
 
 // putLOALogo stores the account's LOA logo (PUT /v2/accounts/{A}/loa_logo

@@ -126,14 +126,7 @@ func linkedSites(t *testing.T, prefix string) ([]*siteUnderTest, []*link, *repli
 		return couch.Open(ctx, couch.Options{URL: u, Logger: zap.NewNop()})
 	}
 	for _, u := range urls {
-		eng, err := couch.Open(ctx, couch.Options{URL: u, Logger: zap.NewNop(), LeaseDB: prefix + "portreqd_leases"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := kazoo.Open(ctx, eng, kazoo.Options{Prefix: prefix, KazooDesigns: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		eng, st := openSite(t, u, prefix)
 		site, err := st.SiteID(ctx, porting.RandomID)
 		if err != nil {
 			t.Fatal(err)
@@ -149,18 +142,7 @@ func linkedSites(t *testing.T, prefix string) ([]*siteUnderTest, []*link, *repli
 		links = append(links, l)
 		k.Sites = append(k.Sites, replication.Site{URL: pu.String(), Engine: eng})
 	}
-	t.Cleanup(func() {
-		_, _ = k.Remove(ctx)
-		for _, s := range out {
-			names, _ := s.eng.AllDBs(ctx)
-			for _, n := range names {
-				if strings.HasPrefix(n, prefix) {
-					_ = s.eng.DeleteDB(ctx, n)
-				}
-			}
-			_ = s.eng.Close()
-		}
-	})
+	dropSitesAtEnd(t, out, k, prefix)
 	return out, links, k
 }
 

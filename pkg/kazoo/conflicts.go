@@ -91,18 +91,29 @@ func (s *Store) ResolveRequestConflict(ctx context.Context, id string) (*porting
 // an older write than the accounts copy: replication has not brought its
 // conflicting revision yet, and the account is worth checking again.
 func (s *Store) ResolveAccountConflict(ctx context.Context, id string) (deleted []string, behind bool, err error) {
+	return s.keepLastModified(ctx, dbAccounts, id, func([]byte) string { return porting.AccountDB(id) })
+}
+
+// keepLastModified resolves document id in db and in its second copy (the
+// database second names from the revision kept; "" for none) by
+// porting.LastModifiedLeaf, deleting the other live revisions of each. It
+// returns the revisions deleted, and whether the second copy stands at an
+// older write than the first (its conflict not replicated yet).
+func (s *Store) keepLastModified(ctx context.Context, db, id string, second func(kept []byte) string) (deleted []string, behind bool, err error) {
 	var standing [2]int64 // pvt_modified of what stands in each copy
-	for i, name := range []string{dbAccounts, porting.AccountDB(id)} {
-		db := s.db(name)
-		live, err := s.liveLeaves(ctx, db, id)
+	var kept []byte       // the first copy's revision kept (nil: none)
+	for i, name := range []string{db, ""} {
+		if i == 1 {
+			if name = second(kept); name == "" {
+				break
+			}
+		}
+		live, err := s.liveLeaves(ctx, s.db(name), id)
 		if isNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return deleted, false, storeErr(err, id)
-		}
-		if len(live) == 0 {
-			continue
 		}
 		keep := porting.LastModifiedLeaf(live)
 		for _, l := range live {
@@ -112,9 +123,12 @@ func (s *Store) ResolveAccountConflict(ctx context.Context, id string) (deleted 
 				}
 				_ = json.Unmarshal(l.Doc, &d)
 				standing[i] = d.Modified
+				if i == 0 {
+					kept = l.Doc
+				}
 				continue
 			}
-			if _, err := s.eng.Delete(ctx, db, id, l.Rev); err != nil && !errors.Is(err, engine.ErrNotFound) && !errors.Is(err, engine.ErrConflict) {
+			if _, err := s.eng.Delete(ctx, s.db(name), id, l.Rev); err != nil && !errors.Is(err, engine.ErrNotFound) && !errors.Is(err, engine.ErrConflict) {
 				return deleted, false, storeErr(err, id)
 			}
 			deleted = append(deleted, name+"@"+l.Rev)
@@ -386,35 +400,13 @@ func (w *conflictWatch) sweepNumbers(ctx context.Context) error {
 // account's copy stands at an older write than the number database's (its
 // conflict not replicated yet: worth checking again).
 func (s *Store) ResolveNumberConflict(ctx context.Context, db, id string) (deleted []string, behind bool, err error) {
-	dbs := []string{db}
-	var standing [2]int64
-	for i := 0; i < len(dbs); i++ {
-		live, err := s.liveLeaves(ctx, s.db(dbs[i]), id)
-		if isNotFound(err) {
-			continue
+	return s.keepLastModified(ctx, db, id, func(kept []byte) string {
+		var d struct {
+			AssignedTo string `json:"pvt_assigned_to"`
 		}
-		if err != nil {
-			return deleted, false, storeErr(err, id)
+		if json.Unmarshal(kept, &d) != nil || d.AssignedTo == "" {
+			return ""
 		}
-		keep := porting.LastModifiedLeaf(live)
-		for _, l := range live {
-			if l.Rev == keep {
-				var d struct {
-					AssignedTo string `json:"pvt_assigned_to"`
-					Modified   int64  `json:"pvt_modified"`
-				}
-				_ = json.Unmarshal(l.Doc, &d)
-				standing[i] = d.Modified
-				if i == 0 && d.AssignedTo != "" {
-					dbs = append(dbs, porting.AccountDB(d.AssignedTo))
-				}
-				continue
-			}
-			if _, err := s.eng.Delete(ctx, s.db(dbs[i]), id, l.Rev); err != nil && !errors.Is(err, engine.ErrNotFound) && !errors.Is(err, engine.ErrConflict) {
-				return deleted, false, storeErr(err, id)
-			}
-			deleted = append(deleted, dbs[i]+"@"+l.Rev)
-		}
-	}
-	return deleted, standing[1] != 0 && standing[1] < standing[0], nil
+		return porting.AccountDB(d.AssignedTo)
+	})
 }

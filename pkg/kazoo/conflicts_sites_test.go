@@ -33,25 +33,40 @@ type siteUnderTest struct {
 // COUCHDB_SITE_URLS, with a keeper between them (not started).
 func twoSites(t *testing.T, prefix string) ([2]*siteUnderTest, *replication.Keeper) {
 	t.Helper()
-	ctx := context.Background()
 	urls := couchdbtest.SiteURLs(t)
 	var out [2]*siteUnderTest
 	k := &replication.Keeper{Prefix: prefix}
 	for i := range out {
-		eng, err := couch.Open(ctx, couch.Options{URL: urls[i], Logger: zap.NewNop(), LeaseDB: prefix + "portreqd_leases"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := kazoo.Open(ctx, eng, kazoo.Options{Prefix: prefix, KazooDesigns: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		eng, st := openSite(t, urls[i], prefix)
 		out[i] = &siteUnderTest{url: urls[i], eng: eng, store: st, svc: porting.NewService(porting.Config{Store: st})}
 		k.Sites = append(k.Sites, replication.Site{URL: urls[i], Engine: eng})
 	}
+	dropSitesAtEnd(t, out[:], k, prefix)
+	return out, k
+}
+
+// openSite opens portreqd's store on the CouchDB at url.
+func openSite(t *testing.T, url, prefix string) (engine.Engine, *kazoo.Store) {
+	t.Helper()
+	ctx := context.Background()
+	eng, err := couch.Open(ctx, couch.Options{URL: url, Logger: zap.NewNop(), LeaseDB: prefix + "portreqd_leases"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kazoo.Open(ctx, eng, kazoo.Options{Prefix: prefix, KazooDesigns: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng, st
+}
+
+// dropSitesAtEnd removes the keeper's replications and every database of
+// prefix on each site when the test ends.
+func dropSitesAtEnd(t *testing.T, sites []*siteUnderTest, k *replication.Keeper, prefix string) {
 	t.Cleanup(func() {
+		ctx := context.Background()
 		_, _ = k.Remove(ctx)
-		for _, s := range out {
+		for _, s := range sites {
 			names, _ := s.eng.AllDBs(ctx)
 			for _, n := range names {
 				if strings.HasPrefix(n, prefix) {
@@ -61,7 +76,6 @@ func twoSites(t *testing.T, prefix string) ([2]*siteUnderTest, *replication.Keep
 			_ = s.eng.Close()
 		}
 	})
-	return out, k
 }
 
 // waitFor polls cond for a minute; why, if given, explains a failure.

@@ -3,7 +3,6 @@ package kazoo
 import (
 	"context"
 	"encoding/json"
-	"errors"
 
 	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/porting"
@@ -41,60 +40,29 @@ func (s *Store) GetNotification(ctx context.Context, account, id string) (*porti
 }
 
 // PutNotification writes t as its account's version, over whatever is
-// there.
+// there; KindConflict when another write came between.
 func (s *Store) PutNotification(ctx context.Context, t *porting.NotificationTemplate) error {
-	db := porting.AccountDB(t.AccountID)
-	if _, err := s.dbExists(ctx, db, true); err != nil {
+	d := notificationDoc{ID: notificationID(t.ID), Type: notificationType, Template: t.Source, Enabled: t.Enabled, Modified: t.Modified}
+	b, err := encode(d, "notification")
+	if err != nil {
 		return err
 	}
-	d := notificationDoc{ID: notificationID(t.ID), Type: notificationType, Template: t.Source, Enabled: t.Enabled, Modified: t.Modified}
-	for range 5 {
-		raw, err := s.eng.Get(ctx, s.db(db), d.ID, engine.GetOptions{})
-		switch {
-		case err == nil:
-			var have struct {
-				Rev string `json:"_rev"`
-			}
-			_ = json.Unmarshal(raw, &have)
-			d.Rev = have.Rev
-		case errors.Is(err, engine.ErrNotFound):
-			d.Rev = ""
-		default:
-			return storeErr(err, d.ID)
-		}
-		b, err := encode(d, "notification")
-		if err != nil {
-			return err
-		}
-		if _, err = s.eng.Put(ctx, s.db(db), d.ID, b); !errors.Is(err, engine.ErrConflict) {
-			return storeErr(err, d.ID)
-		}
-	}
-	return porting.E(porting.KindConflict, "datastore conflict")
+	return s.RawPut(ctx, porting.AccountDB(t.AccountID), &porting.RawDoc{ID: d.ID, Body: b}, nil)
 }
 
 // DeleteNotification removes account's version of template id; nothing
-// to remove is not an error.
+// to remove is not an error, a write in between is KindConflict.
 func (s *Store) DeleteNotification(ctx context.Context, account, id string) error {
 	db := s.db(porting.AccountDB(account))
-	for range 5 {
-		raw, err := s.eng.Get(ctx, db, notificationID(id), engine.GetOptions{})
-		if errors.Is(err, engine.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return storeErr(err, id)
-		}
-		var have struct {
-			Rev string `json:"_rev"`
-		}
-		_ = json.Unmarshal(raw, &have)
-		if _, err = s.eng.Delete(ctx, db, notificationID(id), have.Rev); !errors.Is(err, engine.ErrConflict) {
-			if errors.Is(err, engine.ErrNotFound) {
-				return nil
-			}
-			return storeErr(err, id)
-		}
+	raw, err := s.eng.Get(ctx, db, notificationID(id), engine.GetOptions{})
+	if isNotFound(err) {
+		return nil
 	}
-	return porting.E(porting.KindConflict, "datastore conflict")
+	if err != nil {
+		return storeErr(err, id)
+	}
+	if _, err := s.eng.Delete(ctx, db, notificationID(id), revOf(raw)); err != nil && !isNotFound(err) {
+		return storeErr(err, id)
+	}
+	return nil
 }

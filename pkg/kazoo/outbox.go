@@ -96,9 +96,9 @@ func (s *Store) UpdateDelivery(ctx context.Context, d *porting.Delivery) error {
 	if err != nil {
 		return err
 	}
-	rev, err := s.eng.Put(ctx, s.db(dbDeliveries), d.ID, b)
+	rev, err := s.put(ctx, dbDeliveries, d.ID, b)
 	if err != nil {
-		return storeErr(err, d.ID)
+		return err
 	}
 	d.Rev = rev
 	return nil

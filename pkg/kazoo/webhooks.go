@@ -20,9 +20,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w *porting.Webhook) error {
 	if err != nil {
 		return err
 	}
-	rev, err := s.eng.Put(ctx, s.db(dbWebhooks), w.ID, b)
+	rev, err := s.put(ctx, dbWebhooks, w.ID, b)
 	if err != nil {
-		return storeErr(err, w.ID)
+		return err
 	}
 	w.Rev = rev
 	return nil

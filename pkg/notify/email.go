@@ -112,7 +112,13 @@ func (e *Email) Deliver(ctx context.Context, d *porting.Delivery) error {
 	if err != nil {
 		return err
 	}
-	to, err := e.recipients(ctx, r)
+	var auth *porting.Account
+	if e.Authority != nil {
+		if auth, err = e.Authority(ctx, r); err != nil && e.Audience == AudienceAuthority {
+			return err
+		}
+	}
+	to, err := e.recipients(ctx, r, auth)
 	if err != nil {
 		return err
 	}
@@ -124,10 +130,8 @@ func (e *Email) Deliver(ctx context.Context, d *porting.Delivery) error {
 		tpl = Builtin()
 	}
 	data := mailData(&d.Event, r)
-	if e.Authority != nil {
-		if auth, err := e.Authority(ctx, r); err == nil {
-			data.Authority = auth.Name
-		}
+	if auth != nil {
+		data.Authority = auth.Name
 	}
 	name := TemplateName(d.Event.Type, e.Audience)
 	if e.Effective != nil {
@@ -165,7 +169,7 @@ func (e *Email) Deliver(ctx context.Context, d *porting.Delivery) error {
 			if err != nil {
 				return err
 			}
-			name := loaFileName(r)
+			name := r.LOAFileName()
 			if !slices.Contains(attNames, name) {
 				atts = append(atts, &porting.AttachmentReader{ContentType: "application/pdf", Length: int64(len(pdf)), Body: io.NopCloser(bytes.NewReader(pdf))})
 				attNames = append(attNames, name)
@@ -179,14 +183,14 @@ func (e *Email) Deliver(ctx context.Context, d *porting.Delivery) error {
 	return e.SMTP.send(ctx, to, msg)
 }
 
-func (e *Email) recipients(ctx context.Context, r *porting.Request) ([]string, error) {
+// recipients are the audience's addresses; auth is r's port authority.
+func (e *Email) recipients(ctx context.Context, r *porting.Request, auth *porting.Account) ([]string, error) {
 	switch e.Audience {
 	case AudienceSubmitter:
 		return sendTo(r), nil
 	case AudienceAuthority:
-		auth, err := e.Authority(ctx, r)
-		if err != nil {
-			return nil, err
+		if auth == nil {
+			return e.DefaultTo, nil
 		}
 		addr, err := e.Store.PortSupportEmail(ctx, auth.ID)
 		if err != nil {
@@ -378,18 +382,4 @@ func (s SMTP) send(ctx context.Context, to []string, msg []byte) error {
 		return errorf("smtp %s: %v", s.Addr, err)
 	}
 	return c.Quit()
-}
-
-// loaFileName names the letter attached to a submission mail.
-func loaFileName(r *porting.Request) string {
-	name := strings.Map(func(c rune) rune {
-		if c < 0x20 || c == '"' || c == '\\' || c == '/' || c == 0x7f {
-			return '_'
-		}
-		return c
-	}, r.Name())
-	if strings.TrimSpace(name) == "" {
-		name = "port-request"
-	}
-	return name + "-loa.pdf"
 }

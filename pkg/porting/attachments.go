@@ -209,3 +209,23 @@ func (s *Service) DeleteAttachment(ctx context.Context, actor *Account, accountI
 	})
 	return rev, err
 }
+
+// SafeFileName keeps a file name safe in a header or a MIME part: control
+// characters, quotes, backslashes and slashes become "_"; a blank name
+// becomes "port-request".
+func SafeFileName(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == '"' || r == '\\' || r == '/' || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, name)
+	if strings.TrimSpace(name) == "" {
+		return "port-request"
+	}
+	return name
+}
+
+// LOAFileName names r's Letter of Authorization as a download or a mail
+// attachment.
+func (r *Request) LOAFileName() string { return SafeFileName(r.Name()) + "-loa.pdf" }

@@ -78,7 +78,7 @@ func (s *Service) lookupNumbers(ctx context.Context, numbers []string) (*numberF
 func (s *Service) refuse(ctx context.Context, f *numberFacts, reqID, accountID string, numbers []string, asSent map[string]string, ne numberErrors) ([]*Claim, error) {
 	var stale []*Claim
 	for _, n := range numbers {
-		if d, ok := f.inService[n]; ok && d.State != "" && d.State != "deleted" && d.PortID != reqID {
+		if f.inService[n].inServiceFor(reqID) {
 			ne.add(asSent[n], msgExistsOnSystem)
 			continue
 		}

@@ -93,21 +93,6 @@ func (s *Service) event(t EventType, r *Request, actor *Account, now int64) Even
 	return e
 }
 
-// stateEvent is the event a transition to state to makes.
-func stateEvent(to State) EventType {
-	switch to {
-	case Submitted:
-		return EventSubmitted
-	case Pending:
-		return EventPending
-	case Scheduled:
-		return EventScheduled
-	case Completed:
-		return EventCompleted
-	case Rejected:
-		return EventRejected
-	case Canceled:
-		return EventCanceled
-	}
-	return ""
-}
+// stateEvent is the event a transition to state to makes: the events of
+// the life cycle are named after the states they reach.
+func stateEvent(to State) EventType { return EventType(to) }

@@ -128,7 +128,7 @@ func (s *Service) SetNotification(ctx context.Context, actor *Account, accountID
 			return nil, ValidationError("template", "format", err.Error(), nil)
 		}
 	}
-	if err := ns.PutNotification(ctx, t); err != nil {
+	if err := s.retryConflict(ctx, func() error { return ns.PutNotification(ctx, t) }); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -147,5 +147,5 @@ func (s *Service) ResetNotification(ctx context.Context, actor *Account, account
 	if err != nil {
 		return err
 	}
-	return ns.DeleteNotification(ctx, accountID, id)
+	return s.retryConflict(ctx, func() error { return ns.DeleteNotification(ctx, accountID, id) })
 }

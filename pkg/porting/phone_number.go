@@ -92,3 +92,9 @@ type Transaction struct {
 
 // DollarsToUnits converts dollars to Kazoo's ledger units (1/10000 dollar).
 func DollarsToUnits(d float64) int64 { return int64(d*10000 + 0.5) }
+
+// inServiceFor reports whether n (nil: no document) holds its number for
+// a request other than reqID: in service, or in any state but deleted.
+func (n *PhoneNumber) inServiceFor(reqID string) bool {
+	return n != nil && n.State != "" && n.State != "deleted" && n.PortID != reqID
+}

@@ -90,11 +90,8 @@ func (s *Service) confirmAtEverySite(ctx context.Context, r *Request, numbers []
 	}
 	ne := numberErrors{}
 	for _, n := range numbers {
-		for _, c := range local[n] {
-			if c.RequestID != r.ID {
-				ne.add(n, msgClaimedElsewhere)
-				break
-			}
+		if rivalClaim(local[n], r.ID) {
+			ne.add(n, msgClaimedElsewhere)
 		}
 	}
 	type answer struct {
@@ -124,20 +121,12 @@ func (s *Service) confirmAtEverySite(ctx context.Context, r *Request, numbers []
 			return Wrap(KindUnavailable, fmt.Sprintf("site %s did not answer: a number completes only once every site confirms its claim; try again when it is back", p.Name()), a.err)
 		}
 		for _, n := range numbers {
-			if d, ok := a.numbers[n]; ok && d.State != "" && d.State != "deleted" && d.PortID != r.ID {
+			switch {
+			case a.numbers[n].inServiceFor(r.ID):
 				ne.add(n, msgExistsOnSystem)
-				continue
-			}
-			mine := false
-			for _, c := range a.claims[n] {
-				if c.RequestID != r.ID {
-					ne.add(n, msgClaimedElsewhere)
-					mine = false
-					break
-				}
-				mine = true
-			}
-			if !mine && ne[n] == nil {
+			case rivalClaim(a.claims[n], r.ID):
+				ne.add(n, msgClaimedElsewhere)
+			case len(a.claims[n]) == 0 && ne[n] == nil:
 				unconfirmed = append(unconfirmed, p.Name()+" "+n)
 			}
 		}
@@ -249,4 +238,10 @@ func (s *Service) rejectLostClaim(ctx context.Context, lost, winner *Claim) (boo
 		s.log.Warn("port request rejected: another site claimed one of its numbers first", "request_id", lost.RequestID, "number", lost.Number, "winner", winner.RequestID, "winner_site", winner.Site)
 	}
 	return done, err
+}
+
+// rivalClaim reports whether any of a number's claim revisions belongs to
+// a request other than reqID.
+func rivalClaim(claims []*Claim, reqID string) bool {
+	return slices.ContainsFunc(claims, func(c *Claim) bool { return c.RequestID != reqID })
 }

@@ -177,7 +177,7 @@ func (s *Service) activateNumbers(ctx context.Context, r *Request, numbers []str
 	}
 	ne := numberErrors{}
 	for _, n := range numbers {
-		if d, ok := existing[n]; ok && d.PortID != r.ID && d.State != "" && d.State != "deleted" {
+		if existing[n].inServiceFor(r.ID) {
 			ne.add(n, msgExistsOnSystem)
 		}
 	}

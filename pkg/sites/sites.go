@@ -335,37 +335,30 @@ type Peer struct {
 }
 
 // Peers lists the sites server eng pulls the claims of prefix from (the
-// replication documents a Keeper wrote), which is every other site: a
-// completion there asks each whether it holds the claims
-// (porting.Peers).
+// replication documents a Keeper wrote, read in one request), which is
+// every other site: a completion there asks each whether it holds the
+// claims (porting.Peers).
 func Peers(ctx context.Context, eng engine.Engine, prefix string) ([]Peer, error) {
-	k := &Keeper{Prefix: prefix}
-	ids, err := k.ours(ctx, Site{Engine: eng})
-	if err != nil {
-		return nil, err
-	}
 	claims := prefix + "port_number_claims"
+	suffix := "/" + strings.ReplaceAll(url.PathEscape(claims), "+", "%2B")
+	start, _ := json.Marshal(docPrefix)
+	end, _ := json.Marshal(docPrefix + "\ufff0")
 	var out []Peer
-	for _, id := range ids {
-		if !strings.HasSuffix(id, ":"+claims) {
-			continue
-		}
-		raw, err := eng.Get(ctx, replicatorDB, id, engine.GetOptions{})
-		if errors.Is(err, engine.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
+	err := eng.AllDocs(ctx, replicatorDB, engine.Query{StartKey: start, EndKey: end, IncludeDocs: true}, func(r engine.Row) error {
+		if !strings.HasSuffix(r.ID, ":"+claims) || len(r.Doc) == 0 {
+			return nil
 		}
 		var d replicationDoc
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return nil, fmt.Errorf("sites: %s is not JSON: %w", id, err)
+		if err := json.Unmarshal(r.Doc, &d); err != nil {
+			return fmt.Errorf("sites: %s is not JSON: %w", r.ID, err)
 		}
-		server, ok := strings.CutSuffix(d.Source, "/"+strings.ReplaceAll(url.PathEscape(claims), "+", "%2B"))
-		if !ok || d.Portreqd.DB != claims {
-			continue // not one a Keeper wrote
+		if server, ok := strings.CutSuffix(d.Source, suffix); ok && d.Portreqd.DB == claims {
+			out = append(out, Peer{Host: d.Portreqd.From, URL: server}) // one a Keeper wrote
 		}
-		out = append(out, Peer{Host: d.Portreqd.From, URL: server})
+		return nil
+	})
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil
 	}
-	return out, nil
+	return out, err
 }
