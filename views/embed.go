@@ -6,7 +6,8 @@
 //
 //   - portreqd/<db>.json: portreqd's own views, one design document
 //     (_design/portreqd) per database it queries. portreqd owns these and
-//     keeps them as the files say.
+//     keeps them as the files say. portreqd/class/<class>.json is the
+//     same for every database of a class (one per account).
 //   - kazoo/<class>/<name>.json: design documents with Kazoo's ids, names,
 //     keys and values (written for portreqd from Kazoo's documented
 //     behaviour; kazoo/README.md says which Kazoo code reads each view).
@@ -27,7 +28,7 @@ import (
 	"strings"
 )
 
-//go:embed portreqd/*.json legacy/*.json
+//go:embed portreqd/*.json portreqd/class/*.json legacy/*.json
 //go:embed kazoo/accounts/*.json kazoo/port_requests/*.json kazoo/numbers/*.json
 //go:embed kazoo/account/*.json kazoo/account_modb/*.json
 var files embed.FS
@@ -64,6 +65,23 @@ func Own() ([]DesignDoc, error) {
 	for _, d := range docs {
 		if d.ID != OwnID {
 			return nil, fmt.Errorf("views/portreqd: %s has _id %q, want %q", d.DB, d.ID, OwnID)
+		}
+	}
+	return docs, nil
+}
+
+// OwnPerClass returns portreqd's design documents for the databases Kazoo
+// keeps one of per account (portreqd/class/<class>.json, DB the class):
+// installed in each such database when portreqd first queries it there,
+// since an installation may hold many thousands of them.
+func OwnPerClass() ([]DesignDoc, error) {
+	docs, err := read("portreqd/class", func(name string) string { return strings.TrimSuffix(name, ".json") })
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		if d.ID != OwnID {
+			return nil, fmt.Errorf("views/portreqd/class: %s has _id %q, want %q", d.DB, d.ID, OwnID)
 		}
 	}
 	return docs, nil

@@ -40,6 +40,14 @@ func Open(ctx context.Context, eng engine.Engine, o Options) (*Store, error) {
 	if s.designs, err = loadDesigns(o.KazooDesigns); err != nil {
 		return nil, porting.Wrap(porting.KindInternal, "design documents", err)
 	}
+	perClass, err := views.OwnPerClass()
+	if err != nil {
+		return nil, porting.Wrap(porting.KindInternal, "design documents", err)
+	}
+	s.perClass = map[string]views.DesignDoc{}
+	for _, d := range perClass {
+		s.perClass[d.DB] = d
+	}
 	for _, name := range databases(own) {
 		if err := s.ensureDB(ctx, name); err != nil {
 			return nil, fail("database "+s.db(name), err)

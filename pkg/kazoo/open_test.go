@@ -24,9 +24,16 @@ func openBolt(t *testing.T, path string) engine.Engine {
 // designRev is the revision of portreqd's design document of port_requests.
 func designRev(t *testing.T, eng engine.Engine) string {
 	t.Helper()
-	raw, err := eng.Get(ctx(t), "port_requests", views.OwnID, engine.GetOptions{})
+	return designRevIn(t, eng, "port_requests")
+}
+
+// designRevIn is the revision of portreqd's design document in database
+// db (the engine's name).
+func designRevIn(t *testing.T, eng engine.Engine, db string) string {
+	t.Helper()
+	raw, err := eng.Get(ctx(t), db, views.OwnID, engine.GetOptions{})
 	if err != nil {
-		t.Fatalf("design document: %v", err)
+		t.Fatalf("design document of %s: %v", db, err)
 	}
 	var d struct {
 		Rev string `json:"_rev"`

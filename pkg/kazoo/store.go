@@ -15,6 +15,7 @@ import (
 
 	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/views"
 )
 
 // Database names, before Options.Prefix is applied. They are Kazoo's names.
@@ -68,6 +69,11 @@ type Store struct {
 	maxDoc   int
 	designs  *designSet
 	designed sync.Map
+	// perClass holds portreqd's own design document of each class of
+	// per-account database (views.OwnPerClass); ownDesigned the databases
+	// in which this process has seen it installed.
+	perClass    map[string]views.DesignDoc
+	ownDesigned sync.Map
 }
 
 var (

@@ -1,5 +1,7 @@
 package kazoo
 
+import "github.com/portreqd/portreqd/views"
+
 // viewRef names a view this package queries. Every view lives in
 // views/portreqd/*.json (package views; portreqd installs them as _design/portreqd); keeping the names here, in
 // one list, lets a test prove that each one exists there.
@@ -29,6 +31,16 @@ var (
 	viewDeliveriesByState   = viewRef{dbDeliveries, "portreqd", "by_state"}
 	viewWebhooksByAccount   = viewRef{dbWebhooks, "portreqd", "by_account"}
 )
+
+// The views this package queries in databases of a class (DB is the
+// class, views/portreqd/class), installed there on first use
+// (ensureOwnDesign).
+var (
+	viewUsersByPrivLevel = viewRef{views.ClassAccount, "portreqd", "users_by_priv_level"}
+)
+
+// classViewsUsed lists every view above.
+var classViewsUsed = []viewRef{viewUsersByPrivLevel}
 
 // viewsUsed lists every view above.
 var viewsUsed = []viewRef{

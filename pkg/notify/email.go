@@ -36,8 +36,9 @@ type SMTP struct {
 }
 
 // Audiences of port mails, as Kazoo's teletype addresses them: the
-// submitter (the request's notifications.email.send_to) and the port
-// authority (its support address).
+// submitter (the request's notifications.email.send_to, with the
+// account's admin users) and the port authority (its support address, else
+// its admin users).
 const (
 	AudienceSubmitter = "submitter"
 	AudienceAuthority = "authority"
@@ -50,6 +51,9 @@ type MailStore interface {
 	// PortSupportEmail is account's port support address (Kazoo's
 	// whitelabel port.support_email), "" when it has none.
 	PortSupportEmail(ctx context.Context, accountID string) (string, error)
+	// AccountAdminEmails are the addresses of account's admin users
+	// (Kazoo's user documents with priv_level admin).
+	AccountAdminEmails(ctx context.Context, accountID string) ([]string, error)
 }
 
 // Email is the channel mailing one audience.
@@ -59,8 +63,8 @@ type Email struct {
 	Store    MailStore
 	// Authority finds a request's port authority (porting.Service).
 	Authority func(ctx context.Context, r *porting.Request) (*porting.Account, error)
-	// DefaultTo receives the authority's mails when it has no support
-	// address (Kazoo's system default_to).
+	// DefaultTo receives the authority's mails when it has neither a
+	// support address nor admin users (Kazoo's system default_to).
 	DefaultTo []string
 	// Templates render the mails; nil: the built-in ones.
 	Templates *Templates
@@ -187,7 +191,19 @@ func (e *Email) Deliver(ctx context.Context, d *porting.Delivery) error {
 func (e *Email) recipients(ctx context.Context, r *porting.Request, auth *porting.Account) ([]string, error) {
 	switch e.Audience {
 	case AudienceSubmitter:
-		return sendTo(r), nil
+		// One mail to the request's contacts and the account's admins,
+		// as teletype merges its recipients.
+		admins, err := e.Store.AccountAdminEmails(ctx, r.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		to := sendTo(r)
+		for _, a := range admins {
+			if !slices.Contains(to, a) {
+				to = append(to, a)
+			}
+		}
+		return to, nil
 	case AudienceAuthority:
 		if auth == nil {
 			return e.DefaultTo, nil
@@ -198,6 +214,10 @@ func (e *Email) recipients(ctx context.Context, r *porting.Request, auth *portin
 		}
 		if addr != "" {
 			return []string{addr}, nil
+		}
+		admins, err := e.Store.AccountAdminEmails(ctx, auth.ID)
+		if err != nil || len(admins) > 0 {
+			return admins, err
 		}
 		return e.DefaultTo, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	htmlpkg "html"
 	"io"
 	"slices"
@@ -290,5 +291,64 @@ func TestAccountTemplatesInherited(t *testing.T) {
 	}
 	if eff, err := w.svc.Notification(ctx, w.cust, w.cust.ID, "port_pending"); err != nil || eff != nil {
 		t.Errorf("after the reset: %+v (%v), want portreqd's own", eff, err)
+	}
+}
+
+// The account's admin users (Kazoo's user documents) hear what the
+// submitter hears, in the same mail; an authority without a support
+// address is reached through its admin users, as teletype does.
+func TestAccountAdminsMailed(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	user := func(account, id, priv, email string) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"_id": id, "pvt_type": "user", "priv_level": priv, "email": email,
+			"first_name": "A", "last_name": id, "username": id})
+		if err := w.store.RawPut(ctx, porting.AccountDB(account), &porting.RawDoc{ID: id, Body: body}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	user(w.cust.ID, "cust-admin", "admin", "admin@customer.test")
+	user(w.cust.ID, "cust-clerk", "user", "clerk@customer.test")
+	user(w.master.ID, "carrier-admin", "admin", "noc@carrier.test")
+	// The authority's whitelabel loses its support address.
+	if err := w.store.RawPut(ctx, porting.AccountDB(w.master.ID), &porting.RawDoc{ID: "whitelabel", Body: []byte(`{"_id":"whitelabel","port":{}}`)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wk := w.worker("replica-1")
+
+	submit := func(name string, notifications any) {
+		t.Helper()
+		data := porting.Fields{}
+		data.Set("name", name)
+		data.Set("numbers", map[string]any{"+1312555" + fmt.Sprintf("%04d", len(name)): map[string]any{}})
+		if notifications != nil {
+			data.Set("notifications", notifications)
+		}
+		r, err := w.svc.CreateRequest(ctx, w.master, w.cust.ID, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.svc.Transition(ctx, w.master, w.cust.ID, r.ID, porting.Submitted, porting.TransitionInput{AcceptCharges: true}); err != nil {
+			t.Fatal(err)
+		}
+		w.pass(t, wk)
+	}
+	recipients := func() []string {
+		var out []string
+		for _, m := range w.mb.Take() {
+			out = append(out, strings.Join(m.To, ","))
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	submit("with a contact", map[string]any{"email": map[string]any{"send_to": []string{"customer@example.test", "admin@customer.test"}}})
+	if got, want := recipients(), []string{"customer@example.test,admin@customer.test", "noc@carrier.test"}; !slices.Equal(got, want) {
+		t.Errorf("submission with a contact mailed %q, want %q (the admin once)", got, want)
+	}
+	submit("without one", nil)
+	if got, want := recipients(), []string{"admin@customer.test", "noc@carrier.test"}; !slices.Equal(got, want) {
+		t.Errorf("submission without a contact mailed %q, want %q", got, want)
 	}
 }
