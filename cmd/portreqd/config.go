@@ -42,6 +42,7 @@ type config struct {
 	accountCacheTTL           time.Duration
 	smtp                      notifyConfig
 	webhookAllowPrivate       bool
+	storeWait                 time.Duration
 }
 
 // notifyConfig is how port events are mailed.
@@ -61,14 +62,46 @@ func envName(flagName string) string {
 
 func parseConfig(name string, args []string, getenv func(string) string, out io.Writer) (*config, error) {
 	c := &config{}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs := serverFlags(c)
 	fs.SetOutput(out)
+	fs.Usage = func() { printOverview(out, getenv) }
+	var all []string
+	fs.VisitAll(func(f *flag.Flag) { all = append(all, f.Name) })
+	if err := envDefaults(fs, getenv, all...); err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (see portreqd help)", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+// envDefaults sets each named flag of fs from its PORTREQ_ variable, when
+// set: the command line, parsed next, wins.
+func envDefaults(fs *flag.FlagSet, getenv func(string) string, names ...string) error {
+	var errs []error
+	for _, name := range names {
+		if v := getenv(envName(name)); v != "" {
+			if err := fs.Set(name, v); err != nil {
+				errs = append(errs, fmt.Errorf("invalid %s=%q: %v", envName(name), v, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// serverFlags defines the server's flags over c.
+func serverFlags(c *config) *flag.FlagSet {
+	fs := flag.NewFlagSet("portreqd", flag.ContinueOnError)
 	fs.StringVar(&c.listen, "listen", ":8000", "address to serve the API on")
 	fs.StringVar(&c.couchdb, "couchdb", "", "CouchDB URL, e.g. http://admin:secret@127.0.0.1:5984 (empty: the embedded store under --data-dir)")
 	fs.StringVar(&c.dbPrefix, "db-prefix", "", "prefix for every database name (isolates test runs on a shared server; Kazoo interop needs none)")
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory of the embedded store (when --couchdb is empty)")
-	fs.StringVar(&c.masterAPIKey, "master-api-key", "", "API key of the master account created at first start (random when empty)")
-	fs.StringVar(&c.tokenSecret, "token-secret", "", "HMAC key for auth tokens; share it between replicas (random per process when empty)")
+	fs.StringVar(&c.masterAPIKey, "master-api-key", "", "API key of the master account created at first start (when empty: a random one, printed once the API is up and kept in <data-dir>/master-api-key; `portreqd master-key` shows or rotates it later)")
+	fs.StringVar(&c.tokenSecret, "token-secret", "", "HMAC key for auth tokens, at least 32 bytes; share it between replicas and sites (when empty: one generated once and kept with the store: <data-dir>/token-secret, or CouchDB's _local/portreqd_token_secret of accounts)")
 	fs.DurationVar(&c.tokenTTL, "token-ttl", time.Hour, "lifetime of an auth token")
 	fs.Float64Var(&c.portActivationCharge, "port-activation-charge", 0, "charge per ported number (0 = no charges)")
 	fs.Int64Var(&c.maxUploadBytes, "max-upload-bytes", 8000000, "largest attachment accepted, in bytes")
@@ -98,25 +131,8 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs.StringVar(&c.smtp.defaultTo, "notify-default-to", "", "comma-separated addresses that receive the port authority's mails when it has no port support address (Kazoo's default_to)")
 	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", false, "let webhook deliveries reach loopback, private and link-local addresses (refused by default: a tenant's URL must not reach the operator's network)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
-
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v := getenv(envName(f.Name)); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("invalid %s=%q: %v", envName(f.Name), v, err))
-			}
-		}
-	})
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	return c, c.validate()
+	fs.DurationVar(&c.storeWait, "store-wait", time.Minute, "how long to wait at start for a CouchDB that does not answer yet, e.g. one still starting (0: fail at once)")
+	return fs
 }
 
 func (c *config) validate() error {
@@ -180,6 +196,9 @@ func (c *config) validate() error {
 	}
 	if c.completionGrace < time.Second {
 		errs = append(errs, fmt.Errorf("--completion-grace must be at least 1s, got %s", c.completionGrace))
+	}
+	if c.storeWait < 0 {
+		errs = append(errs, fmt.Errorf("--store-wait must not be negative, got %s", c.storeWait))
 	}
 	if c.shutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout must be positive, got %s", c.shutdownTimeout))

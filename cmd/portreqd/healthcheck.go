@@ -16,9 +16,10 @@ import (
 func healthcheck(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	fs := flag.NewFlagSet("portreqd healthcheck", flag.ContinueOnError)
 	fs.SetOutput(out)
+	usageOf(fs, "portreqd healthcheck [--listen ADDR]", "listen")
 	listen := fs.String("listen", ":8000", "the address portreqd listens on")
-	if v := getenv(envName("listen")); v != "" {
-		*listen = v
+	if err := envDefaults(fs, getenv, "listen"); err != nil {
+		return err
 	}
 	if err := fs.Parse(args); err != nil {
 		return err

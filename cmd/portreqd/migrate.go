@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"go.uber.org/zap"
 
@@ -20,6 +21,7 @@ import (
 func migrateCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("portreqd migrate", flag.ContinueOnError)
 	fs.SetOutput(out)
+	usageOf(fs, "portreqd migrate --from STORE --to STORE [flags]")
 	from := fs.String("from", "", "source store: a data directory or a CouchDB URL")
 	to := fs.String("to", "", "target store: a data directory or a CouchDB URL")
 	fromPrefix := fs.String("from-db-prefix", "", "database name prefix on a CouchDB source")
@@ -45,7 +47,11 @@ func migrateCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer dst.Close()
 	fmt.Fprintf(out, "migrating from %s to %s\n", srcDesc, dstDesc)
-	rep, err := migrate.Copy(ctx, src, dst, out)
+	var progress io.Writer // a live bar on a terminal; in a log, only the outcome
+	if isTerminal(out) {
+		progress = out
+	}
+	rep, err := migrate.Copy(ctx, src, dst, progress)
 	if err != nil {
 		if rep != nil {
 			fmt.Fprintln(out, "stopped after:", rep)
@@ -53,5 +59,19 @@ func migrateCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(out, "done:", rep)
+	for _, n := range rep.Notes {
+		fmt.Fprintln(out, "note:", n)
+	}
 	return nil
+}
+
+// isTerminal tells whether w is a terminal (a character device), where
+// progress bars belong; a file or pipe would keep every frame.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

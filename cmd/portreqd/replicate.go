@@ -45,6 +45,7 @@ func replicateCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fs := flag.NewFlagSet("portreqd replicate", flag.ContinueOnError)
 	fs.SetOutput(out)
+	usageOf(fs, "portreqd replicate [status] --site URL --site URL… [flags]")
 	var urls siteList
 	fs.Var(&urls, "site", "a site's CouchDB URL with admin credentials, as the other sites reach it (repeat for each site; at least two)")
 	prefix := fs.String("db-prefix", "", "database name prefix of portreqd's databases (as given to portreqd)")

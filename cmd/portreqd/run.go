@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -28,16 +27,35 @@ import (
 // until ctx ends, then drain in-flight requests.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) > 0 {
+		var err error
 		switch args[0] {
 		case "healthcheck":
-			return healthcheck(ctx, args[1:], getenv, stdout)
+			err = healthcheck(ctx, args[1:], getenv, stdout)
 		case "migrate":
-			return migrateCmd(ctx, args[1:], stdout)
+			err = migrateCmd(ctx, args[1:], stdout)
 		case "replicate":
-			return replicateCmd(ctx, args[1:], stdout)
+			err = replicateCmd(ctx, args[1:], stdout)
+		case "master-key":
+			err = masterKeyCmd(ctx, args[1:], getenv, stdout)
+		case "help":
+			err = helpCmd(ctx, args[1:], getenv, stdout)
+		default:
+			return serveCmd(ctx, args, getenv, stdout)
 		}
+		if isHelp(err) {
+			return nil
+		}
+		return err
 	}
+	return serveCmd(ctx, args, getenv, stdout)
+}
+
+// serveCmd serves the API until ctx ends.
+func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := parseConfig("portreqd", args, getenv, stdout)
+	if isHelp(err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -52,11 +70,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 
+	// The port first: a busy one fails before anything is created, and
+	// a generated master key is printed only once the API can be reached.
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", cfg.listen, err)
+	}
+	defer ln.Close() // a no-op once served: Shutdown closes it first
+
 	where := cfg.couchdb
 	if where == "" {
 		where = cfg.dataDir
 	}
-	store, desc, err := openStore(ctx, where, cfg.dbPrefix, log)
+	store, desc, err := openStoreWaiting(ctx, where, cfg.dbPrefix, cfg.storeWait, log)
 	if err != nil {
 		return err
 	}
@@ -95,15 +121,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("bootstrap master account: %w", err)
 	}
-	switch {
-	case created && cfg.masterAPIKey == "":
-		// Logged once, on purpose: the operator has no other way to learn it.
-		log.Warn("created master account with a generated API key; keep it safe",
-			zap.String("account_id", master.ID), zap.String("master_api_key", master.APIKey))
-	case created:
-		log.Info("created master account", zap.String("account_id", master.ID))
-	default:
-		log.Info("master account", zap.String("account_id", master.ID))
+	keyFile := ""
+	if created && cfg.masterAPIKey == "" {
+		if keyFile, err = writeMasterKey(cfg.dataDir, master.APIKey); err != nil {
+			log.Warn("the generated master key could not be kept in a file: it is printed once below", zap.Error(err))
+			keyFile = ""
+		}
 	}
 
 	go recoverCompletions(ctx, svc, log)
@@ -115,11 +138,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		go watchConflicts(ctx, w, svc, log)
 	}
 
-	secret := []byte(cfg.tokenSecret)
-	if len(secret) == 0 {
-		secret = make([]byte, 32)
-		_, _ = rand.Read(secret)
-		log.Warn("no --token-secret: tokens are signed with a random key and die with this process; replicas cannot verify each other's tokens")
+	secret, err := tokenSecret(ctx, cfg, store, log)
+	if err != nil {
+		return err
 	}
 	sources, err := lnpSources(cfg, log)
 	if err != nil {
@@ -137,14 +158,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		MaxUploadBytes:  cfg.maxUploadBytes,
 		TestWebhook:     hooks.Test,
 	})
-	return serve(ctx, cfg, log, handler)
+	return serve(ctx, cfg, log, ln, handler, func() { announceMaster(cfg, master, created, keyFile, log, stdout) })
 }
 
-func serve(ctx context.Context, cfg *config, log *zap.Logger, handler http.Handler) error {
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return fmt.Errorf("--listen %s: %w", cfg.listen, err)
-	}
+// serve serves handler on ln until ctx ends, calling up once it serves.
+func serve(ctx context.Context, cfg *config, log *zap.Logger, ln net.Listener, handler http.Handler, up func()) error {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -154,6 +172,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, handler http.Handl
 	log.Info("listening", zap.String("addr", ln.Addr().String()))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	up()
 	select {
 	case err := <-errc:
 		return err

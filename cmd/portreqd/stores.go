@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -61,4 +63,29 @@ func openEmbedded(dir string, log *zap.Logger) (engine.Engine, error) {
 		return nil, fmt.Errorf("open data directory %s: %w", dir, err)
 	}
 	return eng, nil
+}
+
+// openStoreWaiting is openStore for the server: a CouchDB that does not
+// answer yet (still starting, or its network not up) is asked again, with
+// each attempt logged, for up to wait. Refused credentials and bad URLs
+// fail at once, as does the embedded store.
+func openStoreWaiting(ctx context.Context, where, prefix string, wait time.Duration, log *zap.Logger) (store, string, error) {
+	deadline := time.Now().Add(wait)
+	pause := time.Second
+	for attempt := 1; ; attempt++ {
+		st, desc, err := openStore(ctx, where, prefix, log)
+		if err == nil || !isCouchURL(where) || !errors.Is(err, engine.ErrUnavailable) || errors.Is(err, engine.ErrUnauthorized) {
+			return st, desc, err
+		}
+		if time.Now().Add(pause).After(deadline) {
+			return nil, "", fmt.Errorf("%w (waited %s; see --store-wait)", err, wait)
+		}
+		log.Warn("the store does not answer yet; waiting", zap.Int("attempt", attempt), zap.Duration("next_in", pause), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
 }

@@ -34,6 +34,10 @@ var (
 	// ErrBadRequest: the engine refused the request itself (a malformed
 	// id, document or query): a bug of the caller, not of the data.
 	ErrBadRequest = errors.New("engine: bad request")
+	// ErrUnauthorized: the server refused the credentials (a wrong
+	// password) or the user lacks the right: the operator's to fix, and
+	// no retry mends it.
+	ErrUnauthorized = errors.New("engine: credentials refused")
 	// ErrNotModified: Get with GetOptions.IfNoneMatch found the document
 	// at that revision, and answered no body (CouchDB's 304).
 	ErrNotModified = errors.New("engine: not modified")

@@ -78,23 +78,40 @@ func (s *Store) SiteID(ctx context.Context, newID func() string) (string, error)
 	if _, ok := s.eng.(engine.Replicating); !ok {
 		return "", nil
 	}
-	const id = "_local/portreqd_site"
-	db := s.db(dbClaims)
+	return s.localValue(ctx, dbClaims, "_local/portreqd_site", "site", newID)
+}
+
+// LocalSecret is a secret shared by every process on this store's server
+// and kept from every other (a _local document of the accounts database:
+// replication never copies it): the token key of replicas started
+// without one. The first process to ask makes it with newValue. An
+// embedded store has no _local documents: KindUnavailable.
+func (s *Store) LocalSecret(ctx context.Context, name string, newValue func() string) (string, error) {
+	if _, ok := s.eng.(engine.Replicating); !ok {
+		return "", porting.E(porting.KindUnavailable, "kazoo: the embedded store keeps no _local documents")
+	}
+	return s.localValue(ctx, dbAccounts, "_local/"+name, "value", newValue)
+}
+
+// localValue reads member field of _local document id of database db,
+// making the document with newValue when there is none; of processes
+// making it at once, the first write stands and all read it back.
+func (s *Store) localValue(ctx context.Context, db, id, field string, newValue func() string) (string, error) {
 	for range 3 {
-		raw, err := s.eng.Get(ctx, db, id, engine.GetOptions{})
+		raw, err := s.eng.Get(ctx, s.db(db), id, engine.GetOptions{})
 		if err == nil {
-			var d struct {
-				Site string `json:"site"`
+			var d map[string]any
+			_ = json.Unmarshal(raw, &d)
+			v, _ := d[field].(string)
+			if v == "" {
+				return "", porting.E(porting.KindInternal, "kazoo: "+id+" holds no "+field)
 			}
-			if err := json.Unmarshal(raw, &d); err != nil || d.Site == "" {
-				return "", porting.E(porting.KindInternal, "kazoo: "+id+" names no site")
-			}
-			return d.Site, nil
+			return v, nil
 		}
 		if !errors.Is(err, engine.ErrNotFound) {
 			return "", storeErr(err, id)
 		}
-		if _, err := s.eng.Put(ctx, db, id, mustJSON(map[string]string{"site": newID()})); err != nil && !errors.Is(err, engine.ErrConflict) {
+		if _, err := s.eng.Put(ctx, s.db(db), id, mustJSON(map[string]string{field: newValue()})); err != nil && !errors.Is(err, engine.ErrConflict) {
 			return "", storeErr(err, id)
 		}
 	}

@@ -30,7 +30,9 @@ func Open(ctx context.Context, eng engine.Engine, o Options) (*Store, error) {
 	fail := func(what string, err error) error {
 		return porting.Wrap(porting.KindUnavailable, "datastore unavailable: "+what, err)
 	}
-	if err := eng.Ping(ctx); err != nil {
+	if err := eng.Ping(ctx); errors.Is(err, engine.ErrUnauthorized) {
+		return nil, fail("credentials refused (check the user and password)", err)
+	} else if err != nil {
 		return nil, fail("no answer", err)
 	}
 	own, err := views.Own()

@@ -31,6 +31,8 @@ func storeErr(err error, id string) error {
 		return porting.Wrap(porting.KindConflict, "datastore conflict", err)
 	case errors.Is(err, engine.ErrBadRequest):
 		return porting.Wrap(porting.KindInternal, "datastore rejected the request", err)
+	case errors.Is(err, engine.ErrUnauthorized):
+		return porting.Wrap(porting.KindUnavailable, "datastore refused portreqd's credentials", err)
 	case errors.Is(err, engine.ErrUnavailable), errors.Is(err, engine.ErrNotFound):
 		return porting.Wrap(porting.KindUnavailable, "datastore unavailable", err)
 	default:

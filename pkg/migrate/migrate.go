@@ -25,6 +25,9 @@ import (
 
 // Report counts what a migration did.
 type Report struct {
+	// Notes are what the operator should know beyond the counts (a
+	// master account replaced).
+	Notes       []string
 	Databases   int
 	Documents   int // read from the source
 	Copied      int // written to the target
@@ -48,6 +51,10 @@ var fixedDatabases = []string{"accounts", "port_requests", "port_number_claims"}
 // Copy copies every database portreqd uses from one store to the other,
 // reporting progress to progress (nil for none).
 func Copy(ctx context.Context, from, to porting.RawStore, progress io.Writer) (*Report, error) {
+	note, err := checkMasters(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
 	dbs, err := databases(ctx, from)
 	if err != nil {
 		return nil, err
@@ -66,6 +73,9 @@ func Copy(ctx context.Context, from, to porting.RawStore, progress io.Writer) (*
 	)
 	defer bar.Finish()
 	rep := &Report{Databases: len(dbs)}
+	if note != "" {
+		rep.Notes = append(rep.Notes, note)
+	}
 	for _, db := range dbs {
 		bar.Describe("copying " + db)
 		batch := make([]*porting.RawDoc, 0, BatchSize)

@@ -64,6 +64,35 @@ func (s *Service) Bootstrap(ctx context.Context, apiKey string) (acct *Account, 
 	return winner, made && winner.ID == master.ID, nil
 }
 
+// SetMasterKey replaces the master account's API key with apiKey (a new
+// random one when empty), for whoever holds the store: a lost or leaked
+// key is not the end of the installation. Tokens already issued live out
+// their lifetime; the old key logs in no more.
+func (s *Service) SetMasterKey(ctx context.Context, apiKey string) (*Account, error) {
+	if apiKey == "" {
+		apiKey = NewAPIKey()
+	}
+	var master *Account
+	err := s.retryConflict(ctx, func() error {
+		m, err := s.store.MasterAccount(ctx)
+		if err != nil {
+			return err
+		}
+		m.APIKey = apiKey
+		m.Modified = s.gregorianNow()
+		if err := s.store.UpdateAccount(ctx, m); err != nil {
+			return err
+		}
+		master = m
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.accounts.Written(master)
+	return master, nil
+}
+
 // Authenticate finds the account owning apiKey. A wrong key is
 // KindUnauthorized, never KindNotFound: the caller has no identity yet.
 func (s *Service) Authenticate(ctx context.Context, apiKey string) (*Account, error) {

@@ -28,6 +28,9 @@ func migrateStore(t *testing.T, from, to *env) string {
 	if err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
+	if strings.Contains(string(out), "copying") || strings.Contains(string(out), "\r") {
+		t.Errorf("migrate wrote progress frames into a pipe:\n%q", out)
+	}
 	return string(out)
 }
 

@@ -205,7 +205,7 @@ func mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, s := range []error{engine.ErrNotFound, engine.ErrConflict, engine.ErrUnavailable, engine.ErrBadRequest, engine.ErrNotModified} {
+	for _, s := range []error{engine.ErrNotFound, engine.ErrConflict, engine.ErrUnavailable, engine.ErrBadRequest, engine.ErrNotModified, engine.ErrUnauthorized} {
 		if errors.Is(err, s) {
 			return err
 		}
@@ -220,6 +220,8 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %v", engine.ErrConflict, err)
 	case http.StatusBadRequest:
 		return fmt.Errorf("%w: %v", engine.ErrBadRequest, err)
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fmt.Errorf("%w: %v", engine.ErrUnauthorized, err)
 	default:
 		return fmt.Errorf("%w: %v", engine.ErrUnavailable, err)
 	}

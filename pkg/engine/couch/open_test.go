@@ -117,7 +117,8 @@ func TestOpenUnreachable(t *testing.T) {
 }
 
 // Wrong credentials never pass for a working server: GET / answers
-// anyone, so Ping is what must fail (unavailable: the operator's problem),
+// anyone, so Ping is what must fail (credentials refused: the operator's
+// problem, which no retry mends),
 // and no error echoes the password.
 func TestBadCredentials(t *testing.T) {
 	u, err := url.Parse(couchdbtest.URL(t))
@@ -134,8 +135,8 @@ func TestBadCredentials(t *testing.T) {
 			t.Fatal("Ping with wrong credentials succeeded")
 		}
 	}
-	if !errors.Is(err, engine.ErrUnavailable) {
-		t.Errorf("wrong credentials: %v, want %v", err, engine.ErrUnavailable)
+	if !errors.Is(err, engine.ErrUnauthorized) {
+		t.Errorf("wrong credentials: %v, want %v (not \"unavailable\": no retry mends a password)", err, engine.ErrUnauthorized)
 	}
 	if strings.Contains(err.Error(), password) {
 		t.Errorf("error reveals the password: %v", err)
