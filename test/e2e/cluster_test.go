@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/portreqd/portreqd/pkg/engine/couch"
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/test/couchdbtest"
 )
 
@@ -110,6 +111,7 @@ func clusterStart(t *testing.T) *clusterDeployment {
 		t.Fatalf("%s is not a cluster: GET /_membership answered %d %v", couch.MaskURL(nodes[0]), status, m)
 	}
 	d.prefix = couchdbtest.Prefix() + strings.ToLower(t.Name()) + "_"
+	t.Cleanup(func() { kazootest.DropPrefix(t, nodes[0], d.prefix) }) // after the processes stop
 	secret := "e2e-cluster-secret-0123456789abcdef-" + t.Name()
 	for i := range d.srv {
 		e := &env{kind: storeCouch, couchURL: nodes[i], prefix: d.prefix, secret: secret, apiKey: "e2e-master-key-0123456789"}

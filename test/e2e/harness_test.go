@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/test/couchdbtest"
 )
 
@@ -113,6 +114,9 @@ func newEnv(t *testing.T, kind storeKind) *env {
 		e.couchURL = couchdbtest.URL(t)
 		t.Logf("CouchDB: %s", couchdbtest.Describe())
 		e.prefix = couchdbtest.Prefix() + strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())) + "_"
+		// Registered before any server of the test starts, so run after
+		// they stop: the test's databases go, those made on demand too.
+		t.Cleanup(func() { kazootest.DropPrefix(t, e.couchURL, e.prefix) })
 	case storeBolt:
 		e.dataDir = t.TempDir()
 	}
