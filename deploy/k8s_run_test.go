@@ -147,10 +147,13 @@ func buildPortreqd(t *testing.T) string {
 // PORTREQ_ variable each falls back to.
 func envNames(t *testing.T, binary string) map[string]bool {
 	t.Helper()
-	out, _ := exec.Command(binary, "--help").CombinedOutput() // exits 1 after the usage
+	out, err := exec.Command(binary, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("portreqd --help: %v\n%s", err, out)
+	}
 	names := map[string]bool{}
-	for _, f := range regexp.MustCompile(`(?m)^\s+-([a-z][a-z0-9-]*)`).FindAllStringSubmatch(string(out), -1) {
-		names["PORTREQ_"+strings.ToUpper(strings.ReplaceAll(f[1], "-", "_"))] = true
+	for _, f := range regexp.MustCompile(`(?m)^\s+--[a-z][a-z0-9-]*.*\((PORTREQ_[A-Z0-9_]+)\)$`).FindAllStringSubmatch(string(out), -1) {
+		names[f[1]] = true
 	}
 	for _, want := range []string{"PORTREQ_LISTEN", "PORTREQ_COUCHDB", "PORTREQ_SHUTDOWN_TIMEOUT"} {
 		if !names[want] {
