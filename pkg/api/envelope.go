@@ -66,6 +66,7 @@ var errorStatus = map[porting.Kind]int{
 	porting.KindUnavailable:      http.StatusServiceUnavailable,
 	porting.KindTimeout:          http.StatusRequestTimeout,
 	porting.KindTooManyRequests:  http.StatusTooManyRequests,
+	porting.KindLocked:           http.StatusLocked,
 }
 
 // streamed is data written to the client as it is read, not held whole:

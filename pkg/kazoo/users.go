@@ -103,3 +103,133 @@ func (s *Store) ensureOwnDesign(ctx context.Context, db, class string) error {
 	s.ownDesigned.Store(db, true)
 	return nil
 }
+
+var _ porting.UserStore = (*Store)(nil)
+
+// CreateUser stores a new user in its account's database.
+func (s *Store) CreateUser(ctx context.Context, u *porting.User) error {
+	doc := *u
+	doc.Rev = ""
+	body, err := encode(&doc, "user")
+	if err != nil {
+		return err
+	}
+	rev, err := s.createDoc(ctx, porting.AccountDB(u.AccountID), u.ID, body)
+	if err != nil {
+		return err
+	}
+	u.Rev = rev
+	return nil
+}
+
+// UpdateUser replaces the user at u.Rev.
+func (s *Store) UpdateUser(ctx context.Context, u *porting.User) error {
+	if u.Rev == "" {
+		return conflict()
+	}
+	body, err := encode(u, "user")
+	if err != nil {
+		return err
+	}
+	rev, err := s.put(ctx, porting.AccountDB(u.AccountID), u.ID, body)
+	if err != nil {
+		return err
+	}
+	u.Rev = rev
+	return nil
+}
+
+// GetUser reads user id of account: a user document, not deleted.
+func (s *Store) GetUser(ctx context.Context, accountID, id string) (*porting.User, error) {
+	raw, err := s.getDoc(ctx, porting.AccountDB(accountID), id)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := decodeUser(raw)
+	if !ok {
+		return nil, porting.NotFound(id)
+	}
+	return u, nil
+}
+
+// ListUsers lists account's users by id.
+func (s *Store) ListUsers(ctx context.Context, accountID string) ([]*porting.User, error) {
+	out := []*porting.User{}
+	err := s.queryIn(ctx, porting.AccountDB(accountID), viewUsers, engine.Query{IncludeDocs: true}, func(r engine.Row) error {
+		if u, ok := decodeUser(r.Doc); ok {
+			out = append(out, u)
+		}
+		return nil
+	})
+	if porting.IsKind(err, porting.KindNotFound) {
+		return out, nil
+	}
+	return out, err
+}
+
+// UserIDsByUsername lists the ids of account's users named username.
+func (s *Store) UserIDsByUsername(ctx context.Context, accountID, username string) ([]string, error) {
+	ids := []string{}
+	err := s.queryIn(ctx, porting.AccountDB(accountID), viewUsersByUsername, engine.Query{Key: mustJSON(strings.ToLower(username))}, func(r engine.Row) error {
+		ids = append(ids, r.ID)
+		return nil
+	})
+	if porting.IsKind(err, porting.KindNotFound) {
+		return ids, nil
+	}
+	return ids, err
+}
+
+// UserByCredentials finds account's user by Kazoo's md5 or sha hash of
+// "username:password".
+func (s *Store) UserByCredentials(ctx context.Context, accountID, method, credentials string) (*porting.User, error) {
+	v := viewUsersByMD5
+	if method == "sha" {
+		v = viewUsersBySHA1
+	}
+	var found *porting.User
+	err := s.queryIn(ctx, porting.AccountDB(accountID), v, engine.Query{Key: mustJSON(credentials), IncludeDocs: true, Limit: 1}, func(r engine.Row) error {
+		if u, ok := decodeUser(r.Doc); ok {
+			found = u
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, porting.NotFound("user")
+	}
+	return found, nil
+}
+
+// AccountsByName lists the ids of the accounts whose normalized name is
+// name.
+func (s *Store) AccountsByName(ctx context.Context, name string) ([]string, error) {
+	ids := []string{}
+	err := s.query(ctx, viewAccountByName, engine.Query{Key: mustJSON(name)}, func(r engine.Row) error {
+		ids = append(ids, r.ID)
+		return nil
+	})
+	return ids, err
+}
+
+// decodeUser reads a user document; ok is false for anything else or a
+// deleted one.
+func decodeUser(raw []byte) (*porting.User, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, false
+	}
+	var head struct {
+		Type    string `json:"pvt_type"`
+		Deleted bool   `json:"pvt_deleted"`
+	}
+	if json.Unmarshal(raw, &head) != nil || head.Type != porting.UserType || head.Deleted {
+		return nil, false
+	}
+	u := &porting.User{}
+	if json.Unmarshal(raw, u) != nil {
+		return nil, false
+	}
+	return u, true
+}

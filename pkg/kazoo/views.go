@@ -16,6 +16,7 @@ var (
 	viewAccountDescendants = viewRef{dbAccounts, "portreqd", "listing_by_descendants"}
 	viewAccountSuperDuper  = viewRef{dbAccounts, "portreqd", "listing_by_superduper_admin"}
 	viewAccountByRealm     = viewRef{dbAccounts, "portreqd", "listing_by_realm"}
+	viewAccountByName      = viewRef{dbAccounts, "portreqd", "listing_by_name"}
 
 	viewRequestsByState           = viewRef{dbPortRequests, "portreqd", "listing_by_state"}
 	viewRequestsByDescendantState = viewRef{dbPortRequests, "portreqd", "listing_by_descendant_state"}
@@ -37,14 +38,18 @@ var (
 // (ensureOwnDesign).
 var (
 	viewUsersByPrivLevel = viewRef{views.ClassAccount, "portreqd", "users_by_priv_level"}
+	viewUsers            = viewRef{views.ClassAccount, "portreqd", "users"}
+	viewUsersByUsername  = viewRef{views.ClassAccount, "portreqd", "users_by_username"}
+	viewUsersByMD5       = viewRef{views.ClassAccount, "portreqd", "users_by_md5"}
+	viewUsersBySHA1      = viewRef{views.ClassAccount, "portreqd", "users_by_sha1"}
 )
 
 // classViewsUsed lists every view above.
-var classViewsUsed = []viewRef{viewUsersByPrivLevel}
+var classViewsUsed = []viewRef{viewUsersByPrivLevel, viewUsers, viewUsersByUsername, viewUsersByMD5, viewUsersBySHA1}
 
 // viewsUsed lists every view above.
 var viewsUsed = []viewRef{
-	viewAccountByAPIKey, viewAccountChildren, viewAccountDescendants, viewAccountSuperDuper, viewAccountByRealm,
+	viewAccountByAPIKey, viewAccountChildren, viewAccountDescendants, viewAccountSuperDuper, viewAccountByRealm, viewAccountByName,
 	viewRequestsByState, viewRequestsByDescendantState, viewRequestsByAuthorityState, viewRequestsByNumber, viewCompletionIntents, viewPortInNumbers,
 	viewActivePortInNumbers, viewOutbox, viewDeliveriesDue, viewDeliveriesByChannel, viewDeliveriesByState, viewWebhooksByAccount,
 }

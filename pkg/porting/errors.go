@@ -31,6 +31,7 @@ const (
 	KindUnavailable                  // the store did not answer
 	KindTimeout                      // the client did not send its request in time
 	KindTooManyRequests              // the client is over its rate
+	KindLocked                       // a disabled account or user (Kazoo's 423)
 )
 
 // Error is a domain error: a kind, a human message and optional structured
