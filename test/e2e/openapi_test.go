@@ -139,3 +139,68 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Errorf("openapi = %q, want 3.1.x", v)
 	}
 }
+
+// TestDocumentedAnswers calls the routes and answers the rest of the
+// suite does not reach, so that every operation of the document is
+// checked against a real answer at least once: lists, timelines,
+// portability checks, the agent's queue, the deliveries, and errors of
+// each kind the envelope carries.
+func TestDocumentedAnswers(t *testing.T) { forEachStore(t, testDocumentedAnswers) }
+
+func testDocumentedAnswers(t *testing.T, e *env) {
+	s := e.start(t)
+	master, masterID := s.login(t, e.apiKey)
+	tok, acct := s.customer(t, master, masterID, "OpenAPI customer")
+	account := "/v2/accounts/" + acct
+	base := account + "/port_requests"
+	id := s.createRequest(t, tok, acct, "openapi", "+12025550199")
+	comment := map[string]any{"data": map[string]any{"comments": []any{map[string]any{"content": "hello"}}}}
+	s.do(t, "PUT", base+"/"+id+"/comments", tok, comment).expect(t, http.StatusOK)
+	s.do(t, "PATCH", base+"/"+id+"/submitted?accept_charges=true", tok, nil).expect(t, http.StatusOK)
+
+	for _, c := range []struct {
+		method, path, token string
+		body                any
+		want                int
+		headers             []string
+	}{
+		{"HEAD", "/healthz", "", nil, http.StatusOK, nil},
+		{"GET", account + "/children", tok, nil, http.StatusOK, nil},
+		{"GET", base + "/" + id + "/comments", tok, nil, http.StatusOK, nil},
+		{"GET", base + "/" + id + "/timeline", tok, nil, http.StatusOK, nil},
+		{"GET", base + "/" + id + "/attachments", tok, nil, http.StatusOK, nil},
+		{"GET", base + "/last_submitted", tok, nil, http.StatusOK, nil},
+		{"GET", base + "?by_types=last_submitted", tok, nil, http.StatusOK, nil},
+		{"GET", base + "?by_types=submitted,pending&paginate=false", tok, nil, http.StatusOK, nil},
+		{"GET", base + "?by_number=%2B12025550199", tok, nil, http.StatusOK, nil},
+		{"GET", base + "?page_size=1", tok, nil, http.StatusOK, nil},
+		{"GET", base + "?page_size=0", tok, nil, http.StatusBadRequest, nil},
+		{"GET", base + "/unconfirmed", tok, nil, http.StatusOK, nil},
+		{"GET", base + "/submitted", tok, nil, http.StatusOK, nil},
+		{"GET", base + "/pending", tok, nil, http.StatusOK, nil},
+		{"GET", base + "/scheduled", tok, nil, http.StatusOK, nil},
+		{"GET", base + "/completed", tok, nil, http.StatusOK, nil},
+		{"GET", base + "/rejected", tok, nil, http.StatusOK, nil},
+		{"GET", base + "/canceled", tok, nil, http.StatusOK, nil},
+		{"GET", "/v2/accounts/" + masterID + "/descendants/port_requests?by_number=%2B12025550199", master, nil, http.StatusOK, nil},
+		{"GET", "/v2/port_requests", master, nil, http.StatusOK, nil},
+		{"GET", "/v2/port_requests?by_types=all", master, nil, http.StatusOK, nil},
+		{"GET", "/v2/port_deliveries", master, nil, http.StatusOK, nil},
+		{"GET", "/v2/port_deliveries", tok, nil, http.StatusForbidden, nil},
+		{"POST", base + "/lnp_lookup", tok, map[string]any{"data": map[string]any{"numbers": []string{"+12025550199"}}}, http.StatusOK, nil},
+		{"POST", base + "/lnp_lookup", tok, map[string]any{"data": map[string]any{"numbers": []string{"12"}}}, http.StatusBadRequest, nil},
+		{"POST", base + "/lnp_lookup", tok, map[string]any{"data": map[string]any{}}, http.StatusBadRequest, nil},
+		{"GET", account + "/port_notifications/port_request", tok, nil, http.StatusOK, nil},
+		{"GET", base + "/" + id, tok, nil, http.StatusNotAcceptable, []string{"Accept", "text/html"}},
+		{"GET", base + "/" + id, "", nil, http.StatusUnauthorized, nil},
+		{"GET", base + "/" + id, "not-a-token", nil, http.StatusUnauthorized, nil},
+		{"GET", base + "/" + id + "?auth_token=" + tok, "", nil, http.StatusOK, nil},
+		{"POST", base + "/" + id, tok, "{not json", http.StatusBadRequest, nil},
+		{"POST", base + "/" + id, master, reqBody("openapi", "+12025550199"), http.StatusConflict, []string{"If-Match", `"1-00000000000000000000000000000000"`}},
+		{"POST", base + "/" + id, master, reqBody("openapi edited", "+12025550199"), http.StatusOK, nil},
+		{"PATCH", account, tok, nil, http.StatusMethodNotAllowed, nil},
+		{"GET", "/v2/nowhere", "", nil, http.StatusNotFound, nil},
+	} {
+		s.do(t, c.method, c.path, c.token, c.body, c.headers...).expect(t, c.want)
+	}
+}
