@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -53,9 +54,9 @@ func testCompletionCutByKill9(t *testing.T, e *env) {
 			go func() {
 				defer wg.Done()
 				// The answer is lost with the process; only the store counts.
-				req, _ := http.NewRequest("PATCH", s.URL+base+id+"/completed", nil)
+				req, _ := http.NewRequestWithContext(withTest(context.Background(), t), "PATCH", s.URL+base+id+"/completed", nil)
 				req.Header.Set("X-Auth-Token", mtok)
-				if resp, err := http.DefaultClient.Do(req); err == nil {
+				if resp, err := apiClient.Do(req); err == nil {
 					resp.Body.Close()
 				}
 			}()

@@ -32,6 +32,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "portreqd")
+	if apiClient, err = newAPIClient(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	args := []string{"build", "-o", binary}
 	if raceEnabled {
 		args = append(args, "-race")
@@ -249,7 +253,7 @@ func (s *server) do(t *testing.T, method, path, token string, body any, headers 
 		}
 		rd = bytes.NewReader(j)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(withTest(context.Background(), t), 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, rd)
 	if err != nil {
@@ -262,7 +266,7 @@ func (s *server) do(t *testing.T, method, path, token string, body any, headers 
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
