@@ -17,6 +17,7 @@ func (a *API) routes() http.Handler {
 
 	handle(r, "/healthz", http.HandlerFunc(a.health), http.MethodGet, http.MethodHead)
 	handle(r, "/v2/api_auth", a.limited(a.json(a.apiAuth)), http.MethodPut)
+	handle(r, "/v2/user_auth", a.limited(a.json(a.userAuth)), http.MethodPut)
 	handle(r, "/v2/openapi.json", http.HandlerFunc(a.openAPI), http.MethodGet)
 
 	const account = "/v2/accounts/{account_id}"
@@ -28,6 +29,13 @@ func (a *API) routes() http.Handler {
 	handle(r, account+"/api_key", a.authed(a.getAPIKey), http.MethodGet)
 	handle(r, account+"/phone_numbers", a.authed(a.phoneNumbers), http.MethodGet)
 	handle(r, account+"/loa_logo", a.streaming(a.authed(a.putLOALogo)), http.MethodPut)
+
+	const users, user = account + "/users", account + "/users/{user_id}"
+	handle(r, users, a.authed(a.listUsers), http.MethodGet)
+	handle(r, users, a.authed(a.createUser), http.MethodPut)
+	handle(r, user, a.authed(a.getUser), http.MethodGet)
+	handle(r, user, a.authed(a.updateUser), http.MethodPost)
+	handle(r, user, a.authed(a.deleteUser), http.MethodDelete)
 
 	const (
 		id    = "/{request_id}"
