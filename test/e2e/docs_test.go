@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,6 +45,10 @@ func testDocsExamples(t *testing.T, e *env) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(receiver.Close)
+	if e.kind == storeCouch {
+		// Registered before the server starts, so run after it stops.
+		t.Cleanup(func() { dropDatabases(t, e.couchURL, e.prefix) })
+	}
 	s := e.start(t, "--webhook-allow-private",
 		"--lnp-table", filepath.Join(root, "deploy", "lnp", "sample-npanxx.csv"))
 	vars := map[string]string{
@@ -77,6 +83,42 @@ func testDocsExamples(t *testing.T, e *env) {
 	}
 	if !t.Failed() {
 		t.Logf("%d examples of docs/api.md answered as documented", len(examples))
+	}
+}
+
+// dropDatabases deletes the CouchDB databases whose names start with
+// prefix: what one deployment of the test created.
+func dropDatabases(t *testing.T, couchURL, prefix string) {
+	t.Helper()
+	resp, err := http.Get(strings.TrimSuffix(couchURL, "/") + "/_all_dbs")
+	if err != nil {
+		t.Errorf("list databases: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	var names []string
+	if err := json.NewDecoder(resp.Body).Decode(&names); err != nil {
+		t.Errorf("list databases: %v", err)
+		return
+	}
+	for _, name := range names {
+		if !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		req, err := http.NewRequest(http.MethodDelete, strings.TrimSuffix(couchURL, "/")+"/"+url.QueryEscape(name), nil)
+		if err != nil {
+			t.Errorf("delete %s: %v", name, err)
+			continue
+		}
+		del, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("delete %s: %v", name, err)
+			continue
+		}
+		del.Body.Close()
+		if del.StatusCode != http.StatusOK && del.StatusCode != http.StatusAccepted {
+			t.Errorf("delete %s: %s", name, del.Status)
+		}
 	}
 }
 
