@@ -83,8 +83,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 	var served []string
 	for _, r := range routes {
-		for _, p := range openAPIPaths(r[1]) {
-			served = append(served, r[0]+" "+p)
+		for _, p := range openAPIPaths(r.Template) {
+			served = append(served, r.Method+" "+p)
 		}
 	}
 	var documented []string

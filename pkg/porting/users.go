@@ -104,7 +104,6 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Account, accountID, id 
 		if err != nil {
 			return err
 		}
-		u.Public = Fields{}
 		if err := s.applyUser(ctx, us, u, data, false); err != nil {
 			return err
 		}
@@ -191,7 +190,7 @@ func (s *Service) UserLogin(ctx context.Context, in LoginInput) (*Account, *User
 	if err != nil {
 		return nil, nil, err
 	}
-	denied := E(KindUnauthorized, "invalid credentials")
+	denied := &Error{Kind: KindUnauthorized, Message: "invalid credentials", Data: map[string]any{"message": "invalid credentials"}}
 	method := in.Method
 	if method == "" {
 		method = "md5"
@@ -233,10 +232,12 @@ func (s *Service) UserLogin(ctx context.Context, in LoginInput) (*Account, *User
 	return nil, nil, denied
 }
 
-// applyUser sets u's public members from data (validated as Kazoo's user
-// schema) and, with a password, its credentials and signature secret.
+// applyUser makes u's public members data's (validated as Kazoo's user
+// schema) and, with a password, sets its credentials and signature
+// secret.
 func (s *Service) applyUser(ctx context.Context, us UserStore, u *User, data Fields, create bool) error {
 	before := u.Username()
+	u.Public = Fields{} // a POST replaces the public members, as Kazoo's does
 	for k, v := range clientFields(data, userReadOnly) {
 		u.Public[k] = v
 	}

@@ -142,6 +142,10 @@ func testUsers(t *testing.T, st *kazoo.Store) {
 	if _, _, err := svc.UserLogin(ctx, porting.LoginInput{Credentials: md5hex, AccountName: "acmewidgetsinc"}); !porting.IsKind(err, porting.KindUnauthorized) {
 		t.Errorf("the old password: %v, want unauthorized", err)
 	}
+	kept, err := svc.UpdateUser(ctx, acme, acme.ID, alice.ID, data(map[string]any{"first_name": "Alice", "last_name": "Porting", "username": "alice", "priv_level": "admin"}))
+	if err != nil || kept.MD5Auth != alice.MD5Auth || kept.Public.String("last_name") != "Porting" {
+		t.Errorf("an edit without a password: %v, %v; want the members replaced and the credentials kept", kept, err)
+	}
 	if _, err := svc.UpdateUser(ctx, acme, acme.ID, alice.ID, data(map[string]any{"first_name": "Alice", "last_name": "Admin", "username": "alice2"})); !porting.IsKind(err, porting.KindValidation) {
 		t.Errorf("a new name without the password: %v, want a validation error", err)
 	}
