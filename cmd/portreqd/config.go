@@ -42,6 +42,7 @@ type config struct {
 	accountCacheTTL           time.Duration
 	smtp                      notifyConfig
 	webhookAllowPrivate       bool
+	metrics                   bool
 }
 
 // notifyConfig is how port events are mailed.
@@ -97,6 +98,7 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	fs.StringVar(&c.smtp.from, "smtp-from", "portreqd <portreqd@localhost>", "From of port event mails")
 	fs.StringVar(&c.smtp.defaultTo, "notify-default-to", "", "comma-separated addresses that receive the port authority's mails when it has no port support address (Kazoo's default_to)")
 	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", false, "let webhook deliveries reach loopback, private and link-local addresses (refused by default: a tenant's URL must not reach the operator's network)")
+	fs.BoolVar(&c.metrics, "metrics", true, "serve Prometheus metrics at /metrics on the --listen address (no authentication: it holds no tenant data)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
 
 	var errs []error

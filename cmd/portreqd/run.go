@@ -56,7 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if where == "" {
 		where = cfg.dataDir
 	}
-	store, desc, err := openStore(ctx, where, cfg.dbPrefix, log)
+	mx := newServerMetrics(cfg)
+	store, desc, err := openStoreWith(ctx, where, cfg.dbPrefix, log, mx.engine)
 	if err != nil {
 		return err
 	}
@@ -125,19 +126,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	rd := rows.New(rows.Config{Store: store, Service: svc, DocCacheBytes: docCache, Log: slogger})
+	if err := mx.watch(accounts, rd, svc, store); err != nil {
+		return err
+	}
 	handler := api.New(api.Config{
+		Observer:        mx.observer(),
 		LNP:             sources,
 		Timeouts:        api.Timeouts{Body: cfg.bodyTimeout, Upload: cfg.uploadTimeout},
 		LoginsPerSecond: cfg.loginRate,
 		LoginBurst:      cfg.loginBurst,
 		Service:         svc,
-		Rows:            rows.New(rows.Config{Store: store, Service: svc, DocCacheBytes: docCache, Log: slogger}),
+		Rows:            rd,
 		Tokens:          api.NewTokens(secret, cfg.tokenTTL, time.Now),
 		Logger:          log,
 		MaxUploadBytes:  cfg.maxUploadBytes,
 		TestWebhook:     hooks.Test,
 	})
-	return serve(ctx, cfg, log, handler)
+	return serve(ctx, cfg, log, mx.mount(handler))
 }
 
 func serve(ctx context.Context, cfg *config, log *zap.Logger, handler http.Handler) error {

@@ -28,6 +28,11 @@ func isCouchURL(s string) bool {
 // openStore opens Kazoo's databases on CouchDB at a URL (database names
 // prefixed with prefix) or on the embedded engine in a directory.
 func openStore(ctx context.Context, where, prefix string, log *zap.Logger) (store, string, error) {
+	return openStoreWith(ctx, where, prefix, log, func(e engine.Engine) engine.Engine { return e })
+}
+
+// openStoreWith is openStore with the engine wrapped by wrap (metrics).
+func openStoreWith(ctx context.Context, where, prefix string, log *zap.Logger, wrap func(engine.Engine) engine.Engine) (store, string, error) {
 	var (
 		eng  engine.Engine
 		desc string
@@ -46,6 +51,7 @@ func openStore(ctx context.Context, where, prefix string, log *zap.Logger) (stor
 			return nil, "", err
 		}
 	}
+	eng = wrap(eng)
 	s, err := kazoo.Open(ctx, eng, kazoo.Options{Prefix: prefix, Logger: log, KazooDesigns: couchDB})
 	if err != nil {
 		_ = eng.Close()
