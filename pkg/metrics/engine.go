@@ -63,9 +63,6 @@ type meteredEngine struct {
 	m     *Metrics
 }
 
-// errNoVersion answers Version for an engine that cannot say.
-var errNoVersion = errors.New("metrics: the engine does not report its version")
-
 // LocalReads forwards engine.LocalReads: false where the inner engine
 // does not implement it, as its callers read a missing method.
 func (e *meteredEngine) LocalReads() bool {
@@ -79,7 +76,7 @@ func (e *meteredEngine) Version(ctx context.Context) (vendor, version string, er
 		Version(ctx context.Context) (vendor, version string, err error)
 	})
 	if !ok {
-		return "", "", errNoVersion
+		return "", "", errors.New("metrics: the engine does not report its version")
 	}
 	return v.Version(ctx)
 }
@@ -104,10 +101,10 @@ func (e *meteredEngine) observe(op string, start time.Time, err error) {
 	e.m.storeDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }
 
-// rows wraps a row callback so that an error of the caller's own (which
-// stops a listing early, on purpose or not) is not the engine's: the call
-// then counts as ok.
-func rows[T any](fn func(T) error) (func(T) error, func(error) error) {
+// callerErrors wraps a row callback so that an error of the caller's own
+// (which stops a listing early, on purpose or not) is not the engine's:
+// the call then counts as ok.
+func callerErrors[T any](fn func(T) error) (func(T) error, func(error) error) {
 	var mine error
 	wrapped := func(v T) error {
 		err := fn(v)
@@ -208,7 +205,7 @@ func (e *meteredEngine) PutRevision(ctx context.Context, db, id string, doc []by
 
 func (e *meteredEngine) AllDocs(ctx context.Context, db string, q engine.Query, fn func(engine.Row) error) error {
 	start := time.Now()
-	fn, engineErr := rows(fn)
+	fn, engineErr := callerErrors(fn)
 	err := e.inner.AllDocs(ctx, db, q, fn)
 	e.observe("all_docs", start, engineErr(err))
 	return err
@@ -232,7 +229,7 @@ func (e *meteredEngine) GetAttachment(ctx context.Context, db, id, name string) 
 
 func (e *meteredEngine) Query(ctx context.Context, db, design, view string, q engine.Query, fn func(engine.Row) error) error {
 	start := time.Now()
-	fn, engineErr := rows(fn)
+	fn, engineErr := callerErrors(fn)
 	err := e.inner.Query(ctx, db, design, view, q, fn)
 	e.observe("query", start, engineErr(err))
 	return err
@@ -242,7 +239,7 @@ func (e *meteredEngine) Query(ctx context.Context, db, design, view string, q en
 // as its caller wants, so it is only counted.
 func (e *meteredEngine) Changes(ctx context.Context, db string, q engine.ChangesQuery, fn func(engine.Change) error) error {
 	start := time.Now()
-	fn, engineErr := rows(fn)
+	fn, engineErr := callerErrors(fn)
 	err := e.inner.Changes(ctx, db, q, fn)
 	if !q.Continuous {
 		e.observe("changes", start, engineErr(err))

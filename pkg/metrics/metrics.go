@@ -22,7 +22,9 @@ const namespace = "portreqd"
 
 // latencyBuckets (seconds) reach below a millisecond, where the embedded
 // engine answers, and up to the timeouts of a slow CouchDB.
-var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+func latencyBuckets() []float64 {
+	return []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+}
 
 // Metrics holds portreqd's collectors in a registry of its own (not the
 // client's global default, so that tests and several instances in one
@@ -49,7 +51,7 @@ func New() *Metrics {
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Subsystem: "http", Name: "request_duration_seconds",
 			Help:    "Time from a request's first byte to its answer, by route template and method.",
-			Buckets: latencyBuckets,
+			Buckets: latencyBuckets(),
 		}, []string{"route", "method"}),
 		storeCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "store", Name: "calls_total",
@@ -58,7 +60,7 @@ func New() *Metrics {
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Subsystem: "store", Name: "call_duration_seconds",
 			Help:    "Duration of calls to the document engine, by operation (continuous changes feeds excluded).",
-			Buckets: latencyBuckets,
+			Buckets: latencyBuckets(),
 		}, []string{"op"}),
 	}
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.storeCalls, m.storeDuration,
