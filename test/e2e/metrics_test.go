@@ -10,6 +10,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 )
 
 // TestMetrics drives the real binary on each store (a login, reads, a
@@ -20,6 +22,10 @@ import (
 // /metrics.
 func TestMetrics(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e *env) {
+		if e.kind == storeCouch {
+			// Registered first, so run after the server has stopped.
+			t.Cleanup(func() { kazootest.DropPrefix(t, e.couchURL, e.prefix) })
+		}
 		s := e.start(t)
 		token, master := s.login(t, e.apiKey)
 		acct := "/v2/accounts/" + master
