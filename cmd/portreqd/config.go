@@ -43,6 +43,7 @@ type config struct {
 	smtp                      notifyConfig
 	webhookAllowPrivate       bool
 	storeWait                 time.Duration
+	metrics                   bool
 }
 
 // notifyConfig is how port events are mailed.
@@ -130,6 +131,7 @@ func serverFlags(c *config) *flag.FlagSet {
 	fs.StringVar(&c.smtp.from, "smtp-from", "portreqd <portreqd@localhost>", "From of port event mails")
 	fs.StringVar(&c.smtp.defaultTo, "notify-default-to", "", "comma-separated addresses that receive the port authority's mails when it has no port support address (Kazoo's default_to)")
 	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", false, "let webhook deliveries reach loopback, private and link-local addresses (refused by default: a tenant's URL must not reach the operator's network)")
+	fs.BoolVar(&c.metrics, "metrics", true, "serve Prometheus metrics at /metrics on the --listen address (no authentication: it holds no tenant data)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.DurationVar(&c.storeWait, "store-wait", time.Minute, "how long to wait at start for a CouchDB that does not answer yet, e.g. one still starting (0: fail at once)")
 	return fs

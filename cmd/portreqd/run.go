@@ -82,7 +82,8 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if where == "" {
 		where = cfg.dataDir
 	}
-	store, desc, err := openStoreWaiting(ctx, where, cfg.dbPrefix, cfg.storeWait, log)
+	mx := newServerMetrics(cfg)
+	store, desc, err := openStoreWaiting(ctx, where, cfg.dbPrefix, cfg.storeWait, log, mx.engine)
 	if err != nil {
 		return err
 	}
@@ -146,19 +147,24 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	rd := rows.New(rows.Config{Store: store, Service: svc, DocCacheBytes: docCache, Log: slogger})
+	if err := mx.watch(accounts, rd, svc, store); err != nil {
+		return err
+	}
 	handler := api.New(api.Config{
+		Observer:        mx.observer(),
 		LNP:             sources,
 		Timeouts:        api.Timeouts{Body: cfg.bodyTimeout, Upload: cfg.uploadTimeout},
 		LoginsPerSecond: cfg.loginRate,
 		LoginBurst:      cfg.loginBurst,
 		Service:         svc,
-		Rows:            rows.New(rows.Config{Store: store, Service: svc, DocCacheBytes: docCache, Log: slogger}),
+		Rows:            rd,
 		Tokens:          api.NewTokens(secret, cfg.tokenTTL, time.Now),
 		Logger:          log,
 		MaxUploadBytes:  cfg.maxUploadBytes,
 		TestWebhook:     hooks.Test,
 	})
-	return serve(ctx, cfg, log, ln, handler, func() { announceMaster(cfg, master, created, keyFile, log, stdout) })
+	return serve(ctx, cfg, log, ln, mx.mount(handler), func() { announceMaster(cfg, master, created, keyFile, log, stdout) })
 }
 
 // serve serves handler on ln until ctx ends, calling up once it serves.

@@ -30,6 +30,11 @@ func isCouchURL(s string) bool {
 // openStore opens Kazoo's databases on CouchDB at a URL (database names
 // prefixed with prefix) or on the embedded engine in a directory.
 func openStore(ctx context.Context, where, prefix string, log *zap.Logger) (store, string, error) {
+	return openStoreWith(ctx, where, prefix, log, func(e engine.Engine) engine.Engine { return e })
+}
+
+// openStoreWith is openStore with the engine wrapped by wrap (metrics).
+func openStoreWith(ctx context.Context, where, prefix string, log *zap.Logger, wrap func(engine.Engine) engine.Engine) (store, string, error) {
 	var (
 		eng  engine.Engine
 		desc string
@@ -48,6 +53,7 @@ func openStore(ctx context.Context, where, prefix string, log *zap.Logger) (stor
 			return nil, "", err
 		}
 	}
+	eng = wrap(eng)
 	s, err := kazoo.Open(ctx, eng, kazoo.Options{Prefix: prefix, Logger: log, KazooDesigns: couchDB})
 	if err != nil {
 		_ = eng.Close()
@@ -69,11 +75,11 @@ func openEmbedded(dir string, log *zap.Logger) (engine.Engine, error) {
 // answer yet (still starting, or its network not up) is asked again, with
 // each attempt logged, for up to wait. Refused credentials and bad URLs
 // fail at once, as does the embedded store.
-func openStoreWaiting(ctx context.Context, where, prefix string, wait time.Duration, log *zap.Logger) (store, string, error) {
+func openStoreWaiting(ctx context.Context, where, prefix string, wait time.Duration, log *zap.Logger, wrap func(engine.Engine) engine.Engine) (store, string, error) {
 	deadline := time.Now().Add(wait)
 	pause := time.Second
 	for attempt := 1; ; attempt++ {
-		st, desc, err := openStore(ctx, where, prefix, log)
+		st, desc, err := openStoreWith(ctx, where, prefix, log, wrap)
 		if err == nil || !isCouchURL(where) || !errors.Is(err, engine.ErrUnavailable) || errors.Is(err, engine.ErrUnauthorized) {
 			return st, desc, err
 		}

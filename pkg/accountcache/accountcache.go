@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -35,6 +36,8 @@ type Cache struct {
 	ttl   time.Duration
 	now   func() time.Time
 	loads singleflight.Group
+	// hits and misses count Account's answers, for Stats.
+	hits, misses atomic.Uint64
 
 	mu sync.Mutex
 	// written counts writes: a read that started before one may carry the
@@ -71,8 +74,10 @@ var _ porting.AccountCache = (*Cache)(nil)
 // context ended reads again for itself. Each caller gets its own copy.
 func (c *Cache) Account(ctx context.Context, id string, read func(context.Context, string) (*porting.Account, error)) (*porting.Account, error) {
 	if a, ok := c.get(id); ok {
+		c.hits.Add(1)
 		return a, nil
 	}
+	c.misses.Add(1)
 	ch := c.loads.DoChan(id, func() (any, error) {
 		c.mu.Lock()
 		written := c.written
@@ -193,4 +198,16 @@ func (c *Cache) PutReadOnly(id string, ro json.RawMessage, built time.Time) {
 		clear(c.readOnly)
 	}
 	c.readOnly[id] = readOnlyEntry{ro: ro, expires: built.Add(c.ttl)}
+}
+
+// Stats counts Account's answers since New: from the cache (Hits) or read
+// from the store (Misses, whether or not the read was shared). Operators
+// watch the ratio to size the TTL; reading it costs two atomic loads.
+type Stats struct {
+	Hits, Misses uint64
+}
+
+// Stats returns the counts so far.
+func (c *Cache) Stats() Stats {
+	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load()}
 }

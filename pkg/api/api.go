@@ -41,6 +41,17 @@ type Config struct {
 	// TestWebhook posts a subscription's test event; nil: the test route
 	// answers 404.
 	TestWebhook WebhookTester
+	// Observer is told of every request once it is answered, for metrics;
+	// nil: no one is.
+	Observer Observer
+}
+
+// Observer receives each request's outcome: route is the matched path
+// template ("unmatched" when no route matched), never the raw path, so
+// that tenants' ids stay out of what it records. It is an interface here
+// so that the API does not depend on a metrics library.
+type Observer interface {
+	Observe(route, method string, status int, d time.Duration)
 }
 
 // API serves Crossbar's routes.
@@ -57,6 +68,7 @@ type API struct {
 	renders       slots // LOAs rendered at once
 	uploads       slots // attachments spooled at once
 	testHook      WebhookTester
+	observer      Observer
 }
 
 // Timeouts bound each request from its first byte.
@@ -82,6 +94,7 @@ func New(cfg Config) http.Handler {
 		lnp:           cfg.LNP,
 		timeouts:      cfg.Timeouts,
 		testHook:      cfg.TestWebhook,
+		observer:      cfg.Observer,
 	}
 	perSecond, burst := cfg.LoginsPerSecond, cfg.LoginBurst
 	if perSecond <= 0 {

@@ -134,11 +134,19 @@ func (a *API) outer(next http.Handler) http.Handler {
 	})
 }
 
-// logRequest writes the one access-log line. The path is never logged raw
-// (it may carry an API key in a query string); the route template is.
+// logRequest writes the one access-log line and tells the observer. The
+// path is never logged raw (it may carry an API key in a query string);
+// the route template is.
 func (a *API) logRequest(r *http.Request, info *requestInfo, status int, d time.Duration) {
 	if status == 0 {
 		status = http.StatusOK
+	}
+	route := info.route
+	if route == "" {
+		route = "unmatched"
+	}
+	if a.observer != nil {
+		a.observer.Observe(route, r.Method, status, d)
 	}
 	level := zap.InfoLevel
 	if status >= 500 {
@@ -147,10 +155,6 @@ func (a *API) logRequest(r *http.Request, info *requestInfo, status int, d time.
 	ce := a.log.Check(level, "request")
 	if ce == nil {
 		return // the line would be dropped: spare building it (the load tool runs at warn)
-	}
-	route := info.route
-	if route == "" {
-		route = "unmatched"
 	}
 	fields := []zap.Field{
 		zap.String("request_id", info.id),

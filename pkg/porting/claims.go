@@ -196,6 +196,7 @@ func (s *Service) claimNumbers(ctx context.Context, r *Request, asSent map[strin
 			got = append(got, c.Number)
 		}
 	}
+	s.claimCounts.claimed.Add(uint64(len(got)))
 	if err != nil {
 		s.releaseNumbers(ctx, r.ID, got)
 		return nil, err
@@ -219,10 +220,12 @@ func (s *Service) claimNumbers(ctx context.Context, r *Request, asSent map[strin
 	for _, n := range taken {
 		if live := revs[n]; len(live) == 1 && live[0].RequestID == r.ID {
 			got = append(got, n)
+			s.claimCounts.claimed.Add(1)
 			continue
 		}
 		lost = append(lost, n)
 	}
+	s.claimCounts.lost.Add(uint64(len(lost)))
 	if len(lost) == 0 {
 		return got, nil
 	}
@@ -267,5 +270,7 @@ func (s *Service) releaseNumbers(ctx context.Context, reqID string, numbers []st
 	}
 	if err := s.store.DeleteClaims(ctx, mine); err != nil {
 		s.log.Warn("claims not released (stale until taken over)", "request_id", reqID, "numbers", numbers, "error", err)
+		return
 	}
+	s.claimCounts.released.Add(uint64(len(mine)))
 }

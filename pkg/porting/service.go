@@ -28,6 +28,7 @@ type Service struct {
 	peers       Peers
 	// checkTemplate validates an account's mail template (notify).
 	checkTemplate func(id, source string) error
+	claimCounts   claimCounts
 }
 
 // Rules are the operator's choices that change behaviour.

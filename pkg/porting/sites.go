@@ -176,6 +176,7 @@ func (s *Service) ReconcileClaim(ctx context.Context, number string) ([]string, 
 		if l.Site != s.site || l.RequestID == winner.RequestID {
 			continue
 		}
+		s.claimCounts.lost.Add(1)
 		done, err := s.rejectLostClaim(ctx, l, winner)
 		if err != nil {
 			return rejected, err

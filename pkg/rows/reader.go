@@ -121,6 +121,7 @@ func (rd *Reader) readRequestDoc(ctx context.Context, id string) (*cachedDoc, er
 			return nil, err
 		}
 		if unchanged {
+			rd.docs.confirmed()
 			return old, nil
 		}
 		return rd.docs.get([]byte(id), raw, true)
