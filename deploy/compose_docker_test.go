@@ -26,17 +26,21 @@ import (
 
 // Environment of TestComposeUp:
 //
-//	PORTREQ_TEST_COUCHDB_IMAGE  the CouchDB image couchdb/docker-image built
-//	                            (portreqd/couchdb:*); .ci/docker-tests sets it
-//	PORTREQ_TEST_COMPOSE        the compose command, e.g. "docker-compose"
-//	                            (default: docker compose if the plugin
-//	                            answers, else docker-compose)
+//	PORTREQ_TEST_COUCHDB_IMAGE    the CouchDB image couchdb/docker-image built
+//	                              (portreqd/couchdb:*); .ci/docker-tests sets it
+//	PORTREQ_TEST_COMPOSE          the compose command, e.g. "docker-compose"
+//	                              (default: docker compose if the plugin
+//	                              answers, else docker-compose)
+//	PORTREQ_TEST_COMPOSE_PROJECT  the compose project name (default: one of
+//	                              this process), so that a CI script can find
+//	                              what a killed run left behind
 //
 // Without Docker, compose or the image the test skips, and fails under
 // CI=true.
 const (
 	envCouchImage = "PORTREQ_TEST_COUCHDB_IMAGE"
 	envCompose    = "PORTREQ_TEST_COMPOSE"
+	envProject    = "PORTREQ_TEST_COMPOSE_PROJECT"
 
 	// healthWait bounds how long both services may take to turn healthy.
 	healthWait = 3 * time.Minute
@@ -60,11 +64,15 @@ func TestComposeUp(t *testing.T) {
 
 	apiPort, couchPort := freePort(t), freePort(t)
 	masterKey := randomHex(t, 16)
+	project := os.Getenv(envProject)
+	if project == "" {
+		project = fmt.Sprintf("portreqd-compose-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
+	}
 	st := &stack{
 		t:       t,
 		compose: tool,
 		root:    root,
-		project: fmt.Sprintf("portreqd-compose-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6),
+		project: project,
 		env: map[string]string{
 			"PORTREQ_COUCHDB_IMAGE":      image,
 			"PORTREQ_LOCAL_PORT":         strconv.Itoa(apiPort),
