@@ -5,8 +5,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,8 +47,9 @@ const (
 
 // TestComposeUp brings docker-compose.yml up with the override for machines
 // without a registry (deploy/compose.local.yml), waits for both services'
-// health checks and drives the API through the port portreqd listens on:
-// the newcomer's `docker compose up`, end to end.
+// health checks and drives the API through the port portreqd listens on,
+// logging in with the master API key portreqd generated and printed: the
+// newcomer's `docker compose up`, end to end.
 func TestComposeUp(t *testing.T) {
 	tool := composeCommand(t)
 	image := os.Getenv(envCouchImage)
@@ -63,7 +63,6 @@ func TestComposeUp(t *testing.T) {
 	buildBinary(t, root)
 
 	apiPort, couchPort := freePort(t), freePort(t)
-	masterKey := randomHex(t, 16)
 	project := os.Getenv(envProject)
 	if project == "" {
 		project = fmt.Sprintf("portreqd-compose-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
@@ -77,14 +76,15 @@ func TestComposeUp(t *testing.T) {
 			"PORTREQ_COUCHDB_IMAGE":      image,
 			"PORTREQ_LOCAL_PORT":         strconv.Itoa(apiPort),
 			"PORTREQ_LOCAL_COUCHDB_PORT": strconv.Itoa(couchPort),
-			"PORTREQ_MASTER_API_KEY":     masterKey,
-			"PORTREQ_TOKEN_SECRET":       randomHex(t, 32),
 		},
 	}
 	// Registered before up: a half-started stack goes too.
 	t.Cleanup(st.down)
 	st.run(10*time.Minute, "up", "-d", "--build")
 	st.waitHealthy(healthWait, "couchdb", "portreqd-local")
+	// Neither PORTREQ_MASTER_API_KEY nor PORTREQ_TOKEN_SECRET is set, as on
+	// a newcomer's first `docker compose up`: the key is in the log.
+	masterKey := st.masterKey(30 * time.Second)
 
 	api := &client{t: t, base: "http://127.0.0.1:" + strconv.Itoa(apiPort)}
 	auth := api.do(http.MethodPut, "/v2/api_auth", "", map[string]any{"data": map[string]any{"api_key": masterKey}}, http.StatusCreated)
@@ -266,6 +266,27 @@ func (s *stack) waitHealthy(wait time.Duration, services ...string) {
 	}
 }
 
+// generatedKey finds the generated master API key in portreqd's log, as a
+// JSON field or key=value.
+var generatedKey = regexp.MustCompile(`master_api_key"?\s*[:=]\s*"?([A-Za-z0-9_-]{16,})`)
+
+// masterKey reads the generated master API key from portreqd-local's log,
+// waiting for it at most wait.
+func (s *stack) masterKey(wait time.Duration) string {
+	s.t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		logs := s.run(time.Minute, "logs", "--no-color", "portreqd-local")
+		if m := generatedKey.FindStringSubmatch(logs); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no generated master API key in portreqd's log after %v:\n%s", wait, logs)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 // client talks to the stack's portreqd.
 type client struct {
 	t    *testing.T
@@ -346,13 +367,4 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-func randomHex(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
