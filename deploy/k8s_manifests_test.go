@@ -124,7 +124,7 @@ type probe struct {
 	TimeoutSeconds int `yaml:"timeoutSeconds"`
 }
 
-type service struct {
+type kubeService struct {
 	Metadata objectMeta `yaml:"metadata"`
 	Spec     struct {
 		Type     string            `yaml:"type"`
@@ -158,7 +158,7 @@ type manifests struct {
 	kinds      map[string][]string // kind → "file: name" of each object
 	namespaced []string            // objects that name a namespace
 	deployment deployment
-	service    service
+	service    kubeService
 	secret     secret
 	pdb        podDisruptionBudget
 }
