@@ -44,6 +44,8 @@ type config struct {
 	webhookAllowPrivate       bool
 	storeWait                 time.Duration
 	metrics                   bool
+	kazooTokens               bool
+	kazooTokenTTL             time.Duration
 }
 
 // notifyConfig is how port events are mailed.
@@ -133,6 +135,8 @@ func serverFlags(c *config) *flag.FlagSet {
 	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", false, "let webhook deliveries reach loopback, private and link-local addresses (refused by default: a tenant's URL must not reach the operator's network)")
 	fs.BoolVar(&c.metrics, "metrics", true, "serve Prometheus metrics at /metrics on the --listen address (no authentication: it holds no tenant data)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM")
+	fs.BoolVar(&c.kazooTokens, "kazoo-tokens", true, "on CouchDB, also accept the tokens Kazoo issues (4.3 JWTs signed with its system_auth keys, 4.0 token_auth documents), for portreqd beside Kazoo behind one API root")
+	fs.DurationVar(&c.kazooTokenTTL, "kazoo-token-ttl", time.Hour, "how long a Kazoo 4.0 token_auth token lasts after its last use (Kazoo's token_auth_expiry)")
 	fs.DurationVar(&c.storeWait, "store-wait", time.Minute, "how long to wait at start for a CouchDB that does not answer yet, e.g. one still starting (0: fail at once)")
 	return fs
 }
@@ -198,6 +202,9 @@ func (c *config) validate() error {
 	}
 	if c.completionGrace < time.Second {
 		errs = append(errs, fmt.Errorf("--completion-grace must be at least 1s, got %s", c.completionGrace))
+	}
+	if c.kazooTokenTTL <= 0 {
+		errs = append(errs, fmt.Errorf("--kazoo-token-ttl must be positive, got %s", c.kazooTokenTTL))
 	}
 	if c.storeWait < 0 {
 		errs = append(errs, fmt.Errorf("--store-wait must not be negative, got %s", c.storeWait))

@@ -21,6 +21,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/notify"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
+	"github.com/portreqd/portreqd/pkg/tokens"
 )
 
 // run is portreqd's whole life: parse configuration, open the store, serve
@@ -159,7 +160,8 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		LoginBurst:      cfg.loginBurst,
 		Service:         svc,
 		Rows:            rd,
-		Tokens:          api.NewTokens(secret, cfg.tokenTTL, time.Now),
+		Tokens:          tokens.NewIssuer(secret, cfg.tokenTTL, time.Now),
+		Kazoo:           kazooTokens(cfg, store),
 		Logger:          log,
 		MaxUploadBytes:  cfg.maxUploadBytes,
 		TestWebhook:     hooks.Test,
@@ -291,4 +293,13 @@ func watchAccounts(ctx context.Context, w accountWatcher, cache *accountcache.Ca
 		}
 		pause = min(2*pause, time.Minute)
 	}
+}
+
+// kazooTokens verifies Kazoo's tokens where Kazoo's databases can be: on
+// CouchDB, unless --kazoo-tokens=false.
+func kazooTokens(cfg *config, st store) api.KazooTokens {
+	if cfg.couchdb == "" || !cfg.kazooTokens {
+		return nil
+	}
+	return &tokens.Kazoo{Store: st, Now: time.Now, TokenAuthTTL: cfg.kazooTokenTTL}
 }

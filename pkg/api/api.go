@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"runtime"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/lnp"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
+	"github.com/portreqd/portreqd/pkg/tokens"
 )
 
 // Config wires the HTTP layer.
@@ -22,7 +24,10 @@ type Config struct {
 	// Rows reads port requests as answers show them; it reads through
 	// Service.
 	Rows   *rows.Reader
-	Tokens *Tokens
+	Tokens *tokens.Issuer
+	// Kazoo verifies the tokens Kazoo issued (tokens.Kazoo), for portreqd
+	// beside Kazoo behind one API root; nil: portreqd's own only.
+	Kazoo  KazooTokens
 	Logger *zap.Logger
 	// MaxUploadBytes bounds an attachment; JSON bodies may be larger (Monster
 	// UI sends attachments as data URIs inside them), see maxJSONBytes.
@@ -54,11 +59,18 @@ type Observer interface {
 	Observe(route, method string, status int, d time.Duration)
 }
 
+// KazooTokens verifies a token Kazoo issued; an error wrapping
+// tokens.ErrKazooToken refuses it, any other is the store's.
+type KazooTokens interface {
+	Verify(ctx context.Context, token string) (tokens.Identity, error)
+}
+
 // API serves Crossbar's routes.
 type API struct {
 	svc           *porting.Service
 	rows          *rows.Reader
-	tokens        *Tokens
+	tokens        *tokens.Issuer
+	kazoo         KazooTokens
 	log           *zap.Logger
 	maxUpload     int64
 	healthTimeout time.Duration
@@ -88,6 +100,7 @@ func New(cfg Config) http.Handler {
 		svc:           cfg.Service,
 		rows:          cfg.Rows,
 		tokens:        cfg.Tokens,
+		kazoo:         cfg.Kazoo,
 		log:           cfg.Logger,
 		maxUpload:     cfg.MaxUploadBytes,
 		healthTimeout: cfg.HealthTimeout,

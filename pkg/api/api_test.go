@@ -23,6 +23,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
+	"github.com/portreqd/portreqd/pkg/tokens"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -34,7 +35,7 @@ type fixture struct {
 	svc      *porting.Service
 	masterID string
 	token    string
-	tokens   *api.Tokens
+	tokens   *tokens.Issuer
 }
 
 func newFixture(t testing.TB, opts ...func(*api.Config)) *fixture {
@@ -47,7 +48,7 @@ func newFixture(t testing.TB, opts ...func(*api.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens := api.NewTokens([]byte("golden-secret"), time.Hour, time.Now)
+	tokens := tokens.NewIssuer([]byte("golden-secret"), time.Hour, time.Now)
 	cfg := api.Config{Service: svc, Rows: rows.New(rows.Config{Store: store, Service: svc}), Tokens: tokens, MaxUploadBytes: 1 << 20}
 	for _, o := range opts {
 		o(&cfg)
@@ -141,9 +142,9 @@ func golden(t *testing.T, name string, got []byte) {
 // exactly application/json.
 func TestEnvelopes(t *testing.T) {
 	f := newFixture(t)
-	expired := api.NewTokens([]byte("golden-secret"), time.Hour, func() time.Time { return time.Now().Add(-2 * time.Hour) })
+	expired := tokens.NewIssuer([]byte("golden-secret"), time.Hour, func() time.Time { return time.Now().Add(-2 * time.Hour) })
 	old, _ := expired.Issue(f.masterID)
-	forged, _ := api.NewTokens([]byte("another-secret"), time.Hour, time.Now).Issue(f.masterID)
+	forged, _ := tokens.NewIssuer([]byte("another-secret"), time.Hour, time.Now).Issue(f.masterID)
 	other := "0123456789abcdef0123456789abcdef"
 
 	cases := []struct {

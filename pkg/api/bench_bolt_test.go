@@ -13,6 +13,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
+	"github.com/portreqd/portreqd/pkg/tokens"
 )
 
 // BenchmarkCompletedPageEmbedded is BenchmarkCompletedPage on the embedded
@@ -44,7 +45,7 @@ func BenchmarkCompletedPageEmbedded(b *testing.B) {
 			}
 		}
 	}
-	tokens := api.NewTokens([]byte("bench"), time.Hour, time.Now)
+	tokens := tokens.NewIssuer([]byte("bench"), time.Hour, time.Now)
 	srv := newServer(b, api.New(api.Config{Service: svc, Rows: rows.New(rows.Config{Store: store, Service: svc}), Tokens: tokens, MaxUploadBytes: 1 << 20}))
 	tok, _ := tokens.Issue(master.ID)
 	url := srv.URL + "/v2/accounts/" + master.ID + "/port_requests/completed?page_size=50"

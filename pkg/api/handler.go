@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/tokens"
 )
 
 // call is one request as a handler sees it.
@@ -100,6 +101,16 @@ func (a *API) authenticate(r *http.Request) (*porting.Account, error) {
 	}
 	info := infoFrom(r)
 	accountID, err := a.tokens.Verify(token)
+	if err != nil && a.kazoo != nil {
+		// Not portreqd's: perhaps Kazoo's, sent through a gateway.
+		id, kerr := a.kazoo.Verify(r.Context(), token)
+		switch {
+		case kerr == nil:
+			accountID, err = id.AccountID, nil
+		case !errors.Is(kerr, tokens.ErrKazooToken):
+			return nil, kerr // the store did not answer: 503, not 401
+		}
+	}
 	if err != nil {
 		return nil, porting.E(porting.KindUnauthorized, "unauthorized")
 	}

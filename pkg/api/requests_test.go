@@ -11,6 +11,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
+	"github.com/portreqd/portreqd/pkg/tokens"
 )
 
 // newChargingFixture is newFixture with an activation charge of 10.
@@ -23,7 +24,7 @@ func newChargingFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens := api.NewTokens([]byte("golden-secret"), time.Hour, time.Now)
+	tokens := tokens.NewIssuer([]byte("golden-secret"), time.Hour, time.Now)
 	f := &fixture{masterID: master.ID, tokens: tokens}
 	f.srv = newServer(t, api.New(api.Config{Service: svc, Rows: rows.New(rows.Config{Store: store, Service: svc}), Tokens: tokens, MaxUploadBytes: 1024}))
 	f.token, _ = tokens.Issue(master.ID)

@@ -16,6 +16,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
+	"github.com/portreqd/portreqd/pkg/tokens"
 )
 
 // failingDocs is a store whose document reads for listings fail from the
@@ -63,7 +64,7 @@ func TestStreamedListing(t *testing.T) {
 				}
 			}
 			fs := &failingDocs{Store: store, failAt: tc.failAt}
-			tokens := api.NewTokens([]byte("stream-secret-0123456789abcdef0123"), time.Hour, time.Now)
+			tokens := tokens.NewIssuer([]byte("stream-secret-0123456789abcdef0123"), time.Hour, time.Now)
 			srv := newServer(t, api.New(api.Config{Service: svc, Tokens: tokens, MaxUploadBytes: 1 << 20,
 				Rows: rows.New(rows.Config{Store: fs, Service: svc, DocCacheBytes: -1})}))
 			tok, err := tokens.Issue(master.ID)

@@ -246,8 +246,8 @@ func TestOpenUpdatesChangedDesignDoc(t *testing.T) {
 }
 
 // Wrong credentials are the operator's problem: opening the store (as
-// portreqd does: the engine, then Kazoo's databases on it) reports the
-// datastore unavailable, never a client error, and does not echo the
+// portreqd does: the engine, then Kazoo's databases on it) says the
+// credentials were refused, never a client error, and does not echo the
 // password.
 func TestOpenBadCredentials(t *testing.T) {
 	u, err := url.Parse(couchdbtest.URL(t))
@@ -259,9 +259,10 @@ func TestOpenBadCredentials(t *testing.T) {
 	prefix := couchdbtest.Prefix() + "badcreds_"
 	eng, err := couch.Open(ctx(t), couch.Options{URL: u.String(), LeaseDB: prefix + "leases"})
 	if err != nil {
-		// The engine refused already: it must say unavailable.
-		if !errors.Is(err, engine.ErrUnavailable) {
-			t.Errorf("couch.Open with wrong credentials: %v, want %v", err, engine.ErrUnavailable)
+		// The engine refused already: it must say the credentials were
+		// refused (not "unavailable": waiting mends no password).
+		if !errors.Is(err, engine.ErrUnauthorized) {
+			t.Errorf("couch.Open with wrong credentials: %v, want %v", err, engine.ErrUnauthorized)
 		}
 	} else {
 		defer eng.Close()
@@ -271,8 +272,8 @@ func TestOpenBadCredentials(t *testing.T) {
 			_ = s.Close()
 			t.Fatal("kazoo.Open with wrong credentials succeeded")
 		}
-		if !porting.IsKind(err, porting.KindUnavailable) {
-			t.Errorf("kazoo.Open with wrong credentials: %v (kind %d), want KindUnavailable", err, porting.KindOf(err))
+		if !porting.IsKind(err, porting.KindUnavailable) || !strings.Contains(err.Error(), "credentials refused") {
+			t.Errorf("kazoo.Open with wrong credentials: %v (kind %d), want KindUnavailable, credentials refused", err, porting.KindOf(err))
 		}
 	}
 	if strings.Contains(err.Error(), password) {

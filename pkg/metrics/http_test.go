@@ -19,6 +19,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/metrics"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/rows"
+	"github.com/portreqd/portreqd/pkg/tokens"
 )
 
 // stack is portreqd's API as cmd/portreqd wires it with metrics, on the
@@ -64,7 +65,7 @@ func newStack(t *testing.T) *stack {
 		}
 	}
 	h := api.New(api.Config{Service: svc, Rows: rd, Observer: m,
-		Tokens: api.NewTokens([]byte("metrics-secret"), time.Hour, time.Now)})
+		Tokens: tokens.NewIssuer([]byte("metrics-secret"), time.Hour, time.Now)})
 	srv := httptest.NewServer(m.Mount(h))
 	t.Cleanup(srv.Close)
 	return &stack{srv: srv, store: store, master: master}

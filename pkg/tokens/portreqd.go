@@ -1,4 +1,8 @@
-package api
+// Package tokens issues and verifies the tokens the API accepts:
+// portreqd's own (HMAC-SHA256 JWTs, Issuer) and Kazoo's (Kazoo), so that
+// portreqd can sit beside Kazoo behind one API root. It alone imports the
+// JWT library.
+package tokens
 
 import (
 	"crypto/sha256"
@@ -9,7 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Tokens issues and verifies auth tokens: HMAC-SHA256 JWTs carrying the
+// Issuer issues and verifies portreqd's auth tokens: HMAC-SHA256 JWTs carrying the
 // account id and an expiry. Any replica holding the same secret verifies any
 // other's tokens, so nothing about sessions is stored.
 //
@@ -18,7 +22,7 @@ import (
 // tool), so tokens that verified are remembered, by their SHA-256, until
 // they expire. Nothing else can make a token valid again or invalid early:
 // a remembered answer is the answer verification would give.
-type Tokens struct {
+type Issuer struct {
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
@@ -36,9 +40,9 @@ type verifiedToken struct {
 // if none has, all of them (the next calls verify again).
 const verifiedMax = 10000
 
-// NewTokens makes a token issuer; now is the clock (time.Now in production).
-func NewTokens(secret []byte, ttl time.Duration, now func() time.Time) *Tokens {
-	return &Tokens{secret: secret, ttl: ttl, now: now, verified: map[[sha256.Size]byte]verifiedToken{}}
+// NewIssuer makes a token issuer; now is the clock (time.Now in production).
+func NewIssuer(secret []byte, ttl time.Duration, now func() time.Time) *Issuer {
+	return &Issuer{secret: secret, ttl: ttl, now: now, verified: map[[sha256.Size]byte]verifiedToken{}}
 }
 
 // tokenIssuer names the issuer claim so that tokens of other systems sharing
@@ -46,7 +50,7 @@ func NewTokens(secret []byte, ttl time.Duration, now func() time.Time) *Tokens {
 const tokenIssuer = "portreqd"
 
 // Issue returns a token for accountID.
-func (t *Tokens) Issue(accountID string) (string, error) {
+func (t *Issuer) Issue(accountID string) (string, error) {
 	now := t.now()
 	claims := jwt.RegisteredClaims{
 		Issuer:    tokenIssuer,
@@ -58,7 +62,7 @@ func (t *Tokens) Issue(accountID string) (string, error) {
 }
 
 // Verify returns the account id a valid, unexpired token carries.
-func (t *Tokens) Verify(token string) (string, error) {
+func (t *Issuer) Verify(token string) (string, error) {
 	key := sha256.Sum256([]byte(token))
 	now := t.now()
 	t.mu.Lock()
@@ -84,7 +88,7 @@ func (t *Tokens) Verify(token string) (string, error) {
 	return claims.Subject, nil
 }
 
-func (t *Tokens) remember(key [sha256.Size]byte, v verifiedToken) {
+func (t *Issuer) remember(key [sha256.Size]byte, v verifiedToken) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.verified) >= verifiedMax {

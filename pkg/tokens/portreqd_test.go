@@ -1,11 +1,11 @@
-package api_test
+package tokens_test
 
 import (
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/portreqd/portreqd/pkg/api"
+	"github.com/portreqd/portreqd/pkg/tokens"
 )
 
 // TestTokensRememberedUntilExpiry checks that remembering verified tokens
@@ -18,12 +18,12 @@ func TestTokensRememberedUntilExpiry(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
 
-	tokens := api.NewTokens([]byte("secret"), time.Hour, clock)
-	tok, err := tokens.Issue("0123456789abcdef0123456789abcdef")
+	issuer := tokens.NewIssuer([]byte("secret"), time.Hour, clock)
+	tok, err := issuer.Issue("0123456789abcdef0123456789abcdef")
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _ := api.NewTokens([]byte("other"), time.Hour, clock).Issue("0123456789abcdef0123456789abcdef")
+	other, _ := tokens.NewIssuer([]byte("other"), time.Hour, clock).Issue("0123456789abcdef0123456789abcdef")
 
 	steps := []struct {
 		name    string
@@ -41,7 +41,7 @@ func TestTokensRememberedUntilExpiry(t *testing.T) {
 	}
 	for _, s := range steps {
 		advance(s.advance)
-		acct, err := tokens.Verify(s.token)
+		acct, err := issuer.Verify(s.token)
 		if (err == nil) != s.ok {
 			t.Fatalf("%s: Verify = %q, %v; want ok=%v", s.name, acct, err, s.ok)
 		}
@@ -54,12 +54,12 @@ func TestTokensRememberedUntilExpiry(t *testing.T) {
 // BenchmarkVerify measures verifying a token a client sends again and
 // again (remembered) against a fresh one each time (parsed and checked).
 func BenchmarkVerify(b *testing.B) {
-	tokens := api.NewTokens([]byte("secret"), time.Hour, time.Now)
-	tok, _ := tokens.Issue("0123456789abcdef0123456789abcdef")
+	issuer := tokens.NewIssuer([]byte("secret"), time.Hour, time.Now)
+	tok, _ := issuer.Issue("0123456789abcdef0123456789abcdef")
 	b.Run("remembered", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := tokens.Verify(tok); err != nil {
+			if _, err := issuer.Verify(tok); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -67,7 +67,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("fresh", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := api.NewTokens([]byte("secret"), time.Hour, time.Now).Verify(tok); err != nil {
+			if _, err := tokens.NewIssuer([]byte("secret"), time.Hour, time.Now).Verify(tok); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,0 +1,210 @@
+package tokens_test
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
+	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/tokens"
+)
+
+const (
+	acct       = "5b8c1f0e2d3a4b5c6d7e8f9012345678"
+	user       = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	userSecret = "1234567890abcdef1234567890abcdef"
+	acctSecret = "fedcba0987654321fedcba0987654321"
+)
+
+// clock is a test's time, moved by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Kazoo's tokens, minted the way Kazoo mints them, verify; every kind of
+// forgery, an expired token and an unknown key are refused; a key Kazoo
+// rotates and a new password are picked up.
+func TestKazooTokens(t *testing.T) {
+	ctx := context.Background()
+	st := kazootest.Embedded(t)
+	site := newKazooSite(t, st)
+	site.identity(acct, user, "user", userSecret)
+	site.identity(acct, acct, "account", acctSecret)
+	clk := &clock{now: time.Now()}
+	v := &tokens.Kazoo{Store: st, Now: clk.Now}
+	exp := clk.now.Add(time.Hour)
+
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: must(x509.MarshalPKIXPublicKey(&site.key.PublicKey))})
+	hsWithPublicKey := func() string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, site.userClaims(acct, user, userSecret, exp))
+		tok.Header["kid"] = site.kid
+		s, _ := tok.SignedString(pubPEM)
+		return s
+	}()
+	none := func() string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodNone, site.userClaims(acct, user, userSecret, exp))
+		tok.Header["kid"] = site.kid
+		s, _ := tok.SignedString(jwt.UnsafeAllowNoneSignatureType)
+		return s
+	}()
+	tampered := func() string {
+		good := site.mint(jwt.SigningMethodRS256, site.userClaims(acct, user, userSecret, exp))
+		other := site.mint(jwt.SigningMethodRS256, site.userClaims("ffffffffffffffffffffffffffffffff", user, userSecret, exp))
+		return good[:indexDot(good)] + other[indexDot(other):lastDot(other)] + good[lastDot(good):]
+	}()
+	with := func(m jwt.MapClaims, k string, val any) jwt.MapClaims {
+		out := jwt.MapClaims{}
+		for a, b := range m {
+			out[a] = b
+		}
+		if val == nil {
+			delete(out, k)
+		} else {
+			out[k] = val
+		}
+		return out
+	}
+	uc := site.userClaims(acct, user, userSecret, exp)
+	unknownKid := func() string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, uc)
+		tok.Header["kid"] = "00000000000000000000000000000000"
+		s, _ := tok.SignedString(site.key)
+		return s
+	}()
+
+	for _, tt := range []struct {
+		name  string
+		token string
+		want  tokens.Identity // zero: refused
+	}{
+		{"RS256 user token", site.mint(jwt.SigningMethodRS256, uc), tokens.Identity{AccountID: acct, OwnerID: user}},
+		{"RS384", site.mint(jwt.SigningMethodRS384, uc), tokens.Identity{AccountID: acct, OwnerID: user}},
+		{"RS512", site.mint(jwt.SigningMethodRS512, uc), tokens.Identity{AccountID: acct, OwnerID: user}},
+		{"API key token (the account's secret)", site.mint(jwt.SigningMethodRS256, jwt.MapClaims{"account_id": acct, "method": "cb_api_auth",
+			"iss": "kazoo", "exp": exp.Unix(), "identity_sig": site.sig(acct, acctSecret)}), tokens.Identity{AccountID: acct}},
+		{"tampered payload", tampered, tokens.Identity{}},
+		{"expired", site.mint(jwt.SigningMethodRS256, with(uc, "exp", clk.now.Add(-time.Second).Unix())), tokens.Identity{}},
+		{"no exp", site.mint(jwt.SigningMethodRS256, with(uc, "exp", nil)), tokens.Identity{}},
+		{"unknown kid", unknownKid, tokens.Identity{}},
+		{"alg none", none, tokens.Identity{}},
+		{"HS256 keyed with the public key", hsWithPublicKey, tokens.Identity{}},
+		{"identity_sig of another secret", site.mint(jwt.SigningMethodRS256, with(uc, "identity_sig", site.sig(user, "0000"))), tokens.Identity{}},
+		{"no identity_sig", site.mint(jwt.SigningMethodRS256, with(uc, "identity_sig", nil)), tokens.Identity{}},
+		{"another issuer", site.mint(jwt.SigningMethodRS256, with(uc, "iss", "elsewhere")), tokens.Identity{}},
+		{"a user that does not exist", site.mint(jwt.SigningMethodRS256, site.userClaims(acct, "99999999999999999999999999999999", userSecret, exp)), tokens.Identity{}},
+		{"garbage", "not.a.token", tokens.Identity{}},
+	} {
+		got, err := v.Verify(ctx, tt.token)
+		switch {
+		case tt.want != (tokens.Identity{}) && (err != nil || got != tt.want):
+			t.Errorf("%s: %+v, %v; want %+v", tt.name, got, err, tt.want)
+		case tt.want == (tokens.Identity{}) && !errors.Is(err, tokens.ErrKazooToken):
+			t.Errorf("%s: %+v, %v; want refused", tt.name, got, err)
+		}
+	}
+
+	// Kazoo rotates the key under the same kid: a token of the new key
+	// verifies at once (the failed signature sends for the key again), and
+	// the old key's tokens are refused once the verified ones lapse.
+	old := site.mint(jwt.SigningMethodRS256, uc)
+	if _, err := v.Verify(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	site.rotate()
+	clk.add(2 * time.Second)
+	if _, err := v.Verify(ctx, site.mint(jwt.SigningMethodRS256, with(uc, "method", "rotated"))); err != nil {
+		t.Errorf("a token of the rotated key: %v", err)
+	}
+	clk.add(time.Minute)
+	if _, err := v.Verify(ctx, old); !errors.Is(err, tokens.ErrKazooToken) {
+		t.Errorf("a token of the key rotated away: %v, want refused", err)
+	}
+
+	// A new password gives the user a new secret: its tokens end.
+	fresh := site.mint(jwt.SigningMethodRS256, uc)
+	if _, err := v.Verify(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	site.identity(acct, user, "user", "abababababababababababababababab")
+	clk.add(time.Minute)
+	if _, err := v.Verify(ctx, fresh); !errors.Is(err, tokens.ErrKazooToken) {
+		t.Errorf("a token after the password changed: %v, want refused", err)
+	}
+}
+
+// Kazoo 4.0's tokens are token_auth documents: valid for an hour after
+// their last use, by default.
+func TestKazooTokenAuthDocuments(t *testing.T) {
+	ctx := context.Background()
+	st := kazootest.Embedded(t)
+	now := time.Now()
+	greg := func(t time.Time) int64 { return porting.Gregorian(t) }
+	for id, doc := range map[string]map[string]any{
+		"3f2a9c1e8b7d6a5f4e3d2c1b0a998877": {"account_id": acct, "owner_id": user, "method": "cb_user_auth", "pvt_created": greg(now.Add(-3 * time.Hour)), "pvt_modified": greg(now.Add(-10 * time.Minute))},
+		"4f2a9c1e8b7d6a5f4e3d2c1b0a998877": {"account_id": acct, "owner_id": user, "method": "cb_user_auth", "pvt_modified": greg(now.Add(-2 * time.Hour))},
+		"5f2a9c1e8b7d6a5f4e3d2c1b0a998877": {"account_id": acct, "created": greg(now), "modified": greg(now.Add(-time.Minute))},
+	} {
+		doc["_id"] = id
+		body, _ := json.Marshal(doc)
+		if err := st.RawPut(ctx, "token_auth", &porting.RawDoc{ID: id, Body: body}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := &tokens.Kazoo{Store: st, Now: func() time.Time { return now }}
+	for token, want := range map[string]tokens.Identity{
+		"3f2a9c1e8b7d6a5f4e3d2c1b0a998877": {AccountID: acct, OwnerID: user},
+		"4f2a9c1e8b7d6a5f4e3d2c1b0a998877": {},
+		"5f2a9c1e8b7d6a5f4e3d2c1b0a998877": {AccountID: acct},
+		"6f2a9c1e8b7d6a5f4e3d2c1b0a998877": {},
+		"../_all_dbs":                      {},
+	} {
+		got, err := v.Verify(ctx, token)
+		switch {
+		case want != (tokens.Identity{}) && (err != nil || got != want):
+			t.Errorf("%s: %+v, %v; want %+v", token, got, err, want)
+		case want == (tokens.Identity{}) && !errors.Is(err, tokens.ErrKazooToken):
+			t.Errorf("%s: %+v, %v; want refused", token, got, err)
+		}
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func indexDot(s string) int {
+	for i := range s {
+		if s[i] == '.' {
+			return i
+		}
+	}
+	return -1
+}
+
+func lastDot(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '.' {
+			return i
+		}
+	}
+	return -1
+}
