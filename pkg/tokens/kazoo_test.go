@@ -15,6 +15,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/tokens"
+	"github.com/portreqd/portreqd/pkg/tokens/kazoosite"
 )
 
 const (
@@ -43,29 +44,29 @@ func (c *clock) add(d time.Duration) {
 func TestKazooTokens(t *testing.T) {
 	ctx := context.Background()
 	st := kazootest.Embedded(t)
-	site := newKazooSite(t, st)
-	site.identity(acct, user, "user", userSecret)
-	site.identity(acct, acct, "account", acctSecret)
+	site := kazoosite.New(t, st)
+	site.Identity(acct, user, "user", userSecret)
+	site.Identity(acct, acct, "account", acctSecret)
 	clk := &clock{now: time.Now()}
 	v := &tokens.Kazoo{Store: st, Now: clk.Now}
 	exp := clk.now.Add(time.Hour)
 
-	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: must(x509.MarshalPKIXPublicKey(&site.key.PublicKey))})
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: must(x509.MarshalPKIXPublicKey(&site.Key.PublicKey))})
 	hsWithPublicKey := func() string {
-		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, site.userClaims(acct, user, userSecret, exp))
-		tok.Header["kid"] = site.kid
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims(site.UserClaims(acct, user, userSecret, exp)))
+		tok.Header["kid"] = site.KID
 		s, _ := tok.SignedString(pubPEM)
 		return s
 	}()
 	none := func() string {
-		tok := jwt.NewWithClaims(jwt.SigningMethodNone, site.userClaims(acct, user, userSecret, exp))
-		tok.Header["kid"] = site.kid
+		tok := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims(site.UserClaims(acct, user, userSecret, exp)))
+		tok.Header["kid"] = site.KID
 		s, _ := tok.SignedString(jwt.UnsafeAllowNoneSignatureType)
 		return s
 	}()
 	tampered := func() string {
-		good := site.mint(jwt.SigningMethodRS256, site.userClaims(acct, user, userSecret, exp))
-		other := site.mint(jwt.SigningMethodRS256, site.userClaims("ffffffffffffffffffffffffffffffff", user, userSecret, exp))
+		good := site.Mint("RS256", jwt.MapClaims(site.UserClaims(acct, user, userSecret, exp)))
+		other := site.Mint("RS256", jwt.MapClaims(site.UserClaims("ffffffffffffffffffffffffffffffff", user, userSecret, exp)))
 		return good[:indexDot(good)] + other[indexDot(other):lastDot(other)] + good[lastDot(good):]
 	}()
 	with := func(m jwt.MapClaims, k string, val any) jwt.MapClaims {
@@ -80,11 +81,11 @@ func TestKazooTokens(t *testing.T) {
 		}
 		return out
 	}
-	uc := site.userClaims(acct, user, userSecret, exp)
+	uc := jwt.MapClaims(site.UserClaims(acct, user, userSecret, exp))
 	unknownKid := func() string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, uc)
 		tok.Header["kid"] = "00000000000000000000000000000000"
-		s, _ := tok.SignedString(site.key)
+		s, _ := tok.SignedString(site.Key)
 		return s
 	}()
 
@@ -93,21 +94,21 @@ func TestKazooTokens(t *testing.T) {
 		token string
 		want  tokens.Identity // zero: refused
 	}{
-		{"RS256 user token", site.mint(jwt.SigningMethodRS256, uc), tokens.Identity{AccountID: acct, OwnerID: user}},
-		{"RS384", site.mint(jwt.SigningMethodRS384, uc), tokens.Identity{AccountID: acct, OwnerID: user}},
-		{"RS512", site.mint(jwt.SigningMethodRS512, uc), tokens.Identity{AccountID: acct, OwnerID: user}},
-		{"API key token (the account's secret)", site.mint(jwt.SigningMethodRS256, jwt.MapClaims{"account_id": acct, "method": "cb_api_auth",
-			"iss": "kazoo", "exp": exp.Unix(), "identity_sig": site.sig(acct, acctSecret)}), tokens.Identity{AccountID: acct}},
+		{"RS256 user token", site.Mint("RS256", uc), tokens.Identity{AccountID: acct, OwnerID: user}},
+		{"RS384", site.Mint("RS384", uc), tokens.Identity{AccountID: acct, OwnerID: user}},
+		{"RS512", site.Mint("RS512", uc), tokens.Identity{AccountID: acct, OwnerID: user}},
+		{"API key token (the account's secret)", site.Mint("RS256", jwt.MapClaims{"account_id": acct, "method": "cb_api_auth",
+			"iss": "kazoo", "exp": exp.Unix(), "identity_sig": site.Sig(acct, acctSecret)}), tokens.Identity{AccountID: acct}},
 		{"tampered payload", tampered, tokens.Identity{}},
-		{"expired", site.mint(jwt.SigningMethodRS256, with(uc, "exp", clk.now.Add(-time.Second).Unix())), tokens.Identity{}},
-		{"no exp", site.mint(jwt.SigningMethodRS256, with(uc, "exp", nil)), tokens.Identity{}},
+		{"expired", site.Mint("RS256", with(uc, "exp", clk.now.Add(-time.Second).Unix())), tokens.Identity{}},
+		{"no exp", site.Mint("RS256", with(uc, "exp", nil)), tokens.Identity{}},
 		{"unknown kid", unknownKid, tokens.Identity{}},
 		{"alg none", none, tokens.Identity{}},
 		{"HS256 keyed with the public key", hsWithPublicKey, tokens.Identity{}},
-		{"identity_sig of another secret", site.mint(jwt.SigningMethodRS256, with(uc, "identity_sig", site.sig(user, "0000"))), tokens.Identity{}},
-		{"no identity_sig", site.mint(jwt.SigningMethodRS256, with(uc, "identity_sig", nil)), tokens.Identity{}},
-		{"another issuer", site.mint(jwt.SigningMethodRS256, with(uc, "iss", "elsewhere")), tokens.Identity{}},
-		{"a user that does not exist", site.mint(jwt.SigningMethodRS256, site.userClaims(acct, "99999999999999999999999999999999", userSecret, exp)), tokens.Identity{}},
+		{"identity_sig of another secret", site.Mint("RS256", with(uc, "identity_sig", site.Sig(user, "0000"))), tokens.Identity{}},
+		{"no identity_sig", site.Mint("RS256", with(uc, "identity_sig", nil)), tokens.Identity{}},
+		{"another issuer", site.Mint("RS256", with(uc, "iss", "elsewhere")), tokens.Identity{}},
+		{"a user that does not exist", site.Mint("RS256", jwt.MapClaims(site.UserClaims(acct, "99999999999999999999999999999999", userSecret, exp))), tokens.Identity{}},
 		{"garbage", "not.a.token", tokens.Identity{}},
 	} {
 		got, err := v.Verify(ctx, tt.token)
@@ -122,13 +123,13 @@ func TestKazooTokens(t *testing.T) {
 	// Kazoo rotates the key under the same kid: a token of the new key
 	// verifies at once (the failed signature sends for the key again), and
 	// the old key's tokens are refused once the verified ones lapse.
-	old := site.mint(jwt.SigningMethodRS256, uc)
+	old := site.Mint("RS256", uc)
 	if _, err := v.Verify(ctx, old); err != nil {
 		t.Fatal(err)
 	}
-	site.rotate()
+	site.Rotate()
 	clk.add(2 * time.Second)
-	if _, err := v.Verify(ctx, site.mint(jwt.SigningMethodRS256, with(uc, "method", "rotated"))); err != nil {
+	if _, err := v.Verify(ctx, site.Mint("RS256", with(uc, "method", "rotated"))); err != nil {
 		t.Errorf("a token of the rotated key: %v", err)
 	}
 	clk.add(time.Minute)
@@ -137,11 +138,11 @@ func TestKazooTokens(t *testing.T) {
 	}
 
 	// A new password gives the user a new secret: its tokens end.
-	fresh := site.mint(jwt.SigningMethodRS256, uc)
+	fresh := site.Mint("RS256", uc)
 	if _, err := v.Verify(ctx, fresh); err != nil {
 		t.Fatal(err)
 	}
-	site.identity(acct, user, "user", "abababababababababababababababab")
+	site.Identity(acct, user, "user", "abababababababababababababababab")
 	clk.add(time.Minute)
 	if _, err := v.Verify(ctx, fresh); !errors.Is(err, tokens.ErrKazooToken) {
 		t.Errorf("a token after the password changed: %v, want refused", err)
