@@ -2,7 +2,9 @@
 // portListing and portWizard of 2600Hz Monster UI) in headless Chromium
 // against a real portreqd: a customer files a port request through the
 // wizard, comments on it, the port authority's agent moves it to pending,
-// scheduled and completed, and the customer sees it completed.
+// scheduled and completed, and the customer sees it completed. Both log in
+// through Monster UI's login form, as users the test made through
+// portreqd's users API, and portreqd's own user_auth answers.
 //
 // It needs /usr/bin/chromium, node, test/browser/node_modules (npm ci in
 // test/browser) and the Monster UI dist tarball in ../shared/clients beside
@@ -114,14 +116,21 @@ func TestMonsterUIPortRequestWalk(t *testing.T) {
 		t.Logf("note: portreqd's master account has no superduper_admin: true (%v); Monster UI hides agent tools without it", master)
 	}
 
-	gw := startGateway(t, srv.URL)
-	agent := identity{Token: masterToken, AccountID: masterID, OwnerID: ownerID(masterID),
-		FirstName: "Alice", LastName: "Agent", Email: "alice@authority.example.com", Reseller: true}
-	customer := identity{Token: customerToken, AccountID: customerID, OwnerID: ownerID(customerID),
-		FirstName: "Carol", LastName: "Customer", Email: notifyEmail}
-	gw.addIdentity(agent)
-	gw.addIdentity(customer)
+	// A user in each account, made through portreqd's users API: the walk
+	// logs them in through Monster UI's login form, which portreqd's own
+	// user_auth answers. Monster UI hashes the username in lower case.
+	masterName, _ := master["name"].(string)
+	if masterName == "" {
+		t.Fatalf("portreqd's master account has no name to log in with: %v", master)
+	}
+	agent := walkUser{FirstName: "Alice", LastName: "Agent", Username: "alice@authority.example.com",
+		Password: "alice-walks-the-agent-tabs", AccountID: masterID, AccountName: masterName}
+	customer := walkUser{FirstName: "Carol", LastName: "Customer", Username: notifyEmail,
+		Password: "carol-files-a-port-request", AccountID: customerID, AccountName: "Customer Co"}
+	agent.createIn(t, srv, masterToken)
+	customer.createIn(t, srv, customerToken)
 
+	gw := startGateway(t, srv.URL)
 	ui := startUI(t, unpackMonsterUI(t, tarball), monsterConfig(gw.URL(), masterID))
 	t.Logf("Monster UI at %s, API gateway at %s; fixtures:\n%s", ui.URL(), gw.URL(), fixtureTable())
 
@@ -139,11 +148,17 @@ func TestMonsterUIPortRequestWalk(t *testing.T) {
 		"UI_URL":                  ui.URL(),
 		"API_URL":                 gw.URL(),
 		"CHROMIUM_PATH":           chromiumPath,
-		"CUSTOMER_TOKEN":          customerToken,
+		"CUSTOMER_USERNAME":       customer.Username,
+		"CUSTOMER_PASSWORD":       customer.Password,
+		"CUSTOMER_ACCOUNT_NAME":   customer.AccountName,
 		"CUSTOMER_ACCOUNT_ID":     customerID,
+		"CUSTOMER_USER_ID":        customer.ID,
 		"CUSTOMER_NAME":           customer.FirstName + " " + customer.LastName,
-		"MASTER_TOKEN":            masterToken,
+		"AGENT_USERNAME":          agent.Username,
+		"AGENT_PASSWORD":          agent.Password,
+		"MASTER_ACCOUNT_NAME":     agent.AccountName,
 		"MASTER_ACCOUNT_ID":       masterID,
+		"AGENT_USER_ID":           agent.ID,
 		"AGENT_NAME":              agent.FirstName + " " + agent.LastName,
 		"PORT_NUMBER":             portNumber,
 		"NOTIFY_EMAIL":            notifyEmail,
@@ -166,6 +181,9 @@ func TestMonsterUIPortRequestWalk(t *testing.T) {
 	for _, h := range gw.unexpectedPortreqdErrors() {
 		t.Errorf("portreqd answered the UI %d to %s %s?%s (%s)\n    request body: %s\n    response: %s",
 			h.Status, h.Method, h.Path, h.Query, h.Template, orNone(h.ReqBody), orNone(h.RespBody))
+	}
+	for _, msg := range gw.loginProblems([]walkUser{customer, agent}) {
+		t.Error(msg)
 	}
 	for _, h := range gw.unhandled() {
 		t.Errorf("the UI called %s %s?%s, which neither portreqd's routes nor a fixture answer (add one to the fixtures table)",
@@ -282,6 +300,32 @@ func stepTable(results []stepResult) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// walkUser is a user the test makes in an account, and logs in through
+// the login form.
+type walkUser struct {
+	FirstName, LastName string
+	Username, Password  string
+	AccountID           string
+	AccountName         string // what the login form's account name field takes
+	ID                  string // set by createIn
+}
+
+// createIn makes u through portreqd's PUT /v2/accounts/{A}/users with
+// token, as an admin of its account.
+func (u *walkUser) createIn(t *testing.T, srv *portreqd, token string) {
+	t.Helper()
+	created := srv.do(t, http.MethodPut, "/v2/accounts/"+u.AccountID+"/users", token, map[string]any{"data": map[string]any{
+		"first_name": u.FirstName, "last_name": u.LastName, "username": u.Username, "password": u.Password,
+		"email": u.Username, "priv_level": "admin"}}, http.StatusCreated).data()
+	u.ID, _ = created["id"].(string)
+	if u.ID == "" {
+		t.Fatalf("user create answered no id: %v", created)
+	}
+	if _, ok := created["password"]; ok {
+		t.Fatalf("user create echoed the password: %v", created)
+	}
 }
 
 func fileExists(path string) bool {

@@ -3,7 +3,7 @@ package browser
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
+	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -33,12 +33,14 @@ import (
 // anything below it). They follow pkg/api/routes.go.
 var portreqdRoutes = []string{
 	"/v2/api_auth",
+	"/v2/user_auth",
 	"/v2/accounts/{ACCOUNT_ID}",
 	"/v2/accounts/{ACCOUNT_ID}/children",
 	"/v2/accounts/{ACCOUNT_ID}/descendants",
 	"/v2/accounts/{ACCOUNT_ID}/api_key",
 	"/v2/accounts/{ACCOUNT_ID}/phone_numbers",
 	"/v2/accounts/{ACCOUNT_ID}/loa_logo",
+	"/v2/accounts/{ACCOUNT_ID}/users/...",
 	"/v2/accounts/{ACCOUNT_ID}/port_requests/...",
 	"/v2/accounts/{ACCOUNT_ID}/descendants/port_requests/...",
 	"/v2/port_requests/...",
@@ -62,12 +64,6 @@ type fixture struct {
 // the port screens (found by running the walk: an unlisted call fails the
 // test with "no fixture").
 var fixtures = []fixture{
-	{http.MethodPost, "/v2/auth/tokeninfo", 200,
-		"auth app: validates the monster-auth cookie's token; data.account_id and data.owner_id say who is logged in (401 for an unknown token)",
-		(*gateway).tokenInfo},
-	{http.MethodGet, "/v2/auth/tokeninfo", 200,
-		"same, GET form (?token=)",
-		(*gateway).tokenInfo},
 	{http.MethodGet, "/v2/whitelabel/{DOMAIN}", 404,
 		"core app load: the whitelabel profile of the UI's domain; 404 means none",
 		notFound},
@@ -80,36 +76,12 @@ var fixtures = []fixture{
 	{http.MethodGet, "/v2/accounts/{ACCOUNT_ID}/external_numbers", 200,
 		"auth app: caller-ID capability probe; an empty list means available",
 		func(*gateway, *http.Request, map[string]string, []byte) (int, any) { return 200, []any{} }},
-	{http.MethodGet, "/v2/accounts/{ACCOUNT_ID}/users/{USER_ID}", 200,
-		"auth app: the logged-in user (the token's owner_id): names (comment author), priv_level admin, no language (en-US)",
-		(*gateway).getUser},
-	{http.MethodGet, "/v2/accounts/{ACCOUNT_ID}/users", 200,
-		"user listings: the account's one user",
-		(*gateway).listUsers},
 	{http.MethodGet, "/v2/accounts/{ACCOUNT_ID}/alerts", 200,
 		"core app, alerts submodule (topbar bell): the account's alerts; none",
 		func(*gateway, *http.Request, map[string]string, []byte) (int, any) { return 200, []any{} }},
 	{http.MethodGet, "/v2/accounts/{ACCOUNT_ID}/apps_store", 200,
 		"auth app: the apps the user may run; none (the port screens are common submodules)",
 		func(*gateway, *http.Request, map[string]string, []byte) (int, any) { return 200, []any{} }},
-}
-
-// identity is a token the test minted, and who Monster UI should believe
-// holds it (portreqd's api_auth tokens have no user; Kazoo's have one).
-type identity struct {
-	Token     string
-	AccountID string
-	OwnerID   string
-	FirstName string
-	LastName  string
-	Email     string
-	Reseller  bool
-}
-
-// ownerID derives a Kazoo-shaped (32 hex digits) user id for an account.
-func ownerID(accountID string) string {
-	sum := sha256.Sum256([]byte("user of " + accountID))
-	return hex.EncodeToString(sum[:16])
 }
 
 // hit is one request the gateway saw.
@@ -139,7 +111,6 @@ type gateway struct {
 	srv      *httptest.Server
 
 	mu         sync.Mutex
-	identities map[string]identity
 	hits       []*hit
 	requestSeq int
 }
@@ -154,7 +125,7 @@ func startGateway(t *testing.T, portreqdURL string) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{t: t, upstream: u, identities: map[string]identity{}}
+	g := &gateway{t: t, upstream: u}
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
@@ -199,14 +170,6 @@ func startGateway(t *testing.T, portreqdURL string) *gateway {
 
 // URL is the API root for config.js, with its trailing slash.
 func (g *gateway) URL() string { return g.srv.URL + "/v2/" }
-
-// addIdentity makes the gateway's tokeninfo and users fixtures answer for
-// id.Token.
-func (g *gateway) addIdentity(id identity) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.identities[id.Token] = id
-}
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
@@ -304,69 +267,6 @@ func (g *gateway) writeKazoo(w http.ResponseWriter, r *http.Request, status int,
 
 func notFound(*gateway, *http.Request, map[string]string, []byte) (int, any) {
 	return http.StatusNotFound, nil
-}
-
-// tokenInfo answers auth/tokeninfo for the tokens the test minted.
-func (g *gateway) tokenInfo(r *http.Request, _ map[string]string, body []byte) (int, any) {
-	token := r.URL.Query().Get("token")
-	var req struct {
-		Data struct {
-			Token string `json:"token"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(body, &req) == nil && req.Data.Token != "" {
-		token = req.Data.Token
-	}
-	g.mu.Lock()
-	id, ok := g.identities[token]
-	g.mu.Unlock()
-	if !ok {
-		return http.StatusUnauthorized, map[string]any{"message": "invalid token"}
-	}
-	data := map[string]any{
-		"account_id":  id.AccountID,
-		"owner_id":    id.OwnerID,
-		"method":      "cb_api_auth",
-		"language":    "en-US",
-		"is_reseller": id.Reseller,
-	}
-	return http.StatusOK, data
-}
-
-func (g *gateway) user(id identity) map[string]any {
-	return map[string]any{
-		"id":         id.OwnerID,
-		"first_name": id.FirstName,
-		"last_name":  id.LastName,
-		"username":   id.Email,
-		"email":      id.Email,
-		"priv_level": "admin",
-		"enabled":    true,
-		"apps":       map[string]any{},
-	}
-}
-
-func (g *gateway) getUser(_ *http.Request, v map[string]string, _ []byte) (int, any) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, id := range g.identities {
-		if id.AccountID == v["ACCOUNT_ID"] && id.OwnerID == v["USER_ID"] {
-			return http.StatusOK, g.user(id)
-		}
-	}
-	return http.StatusNotFound, nil
-}
-
-func (g *gateway) listUsers(_ *http.Request, v map[string]string, _ []byte) (int, any) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	users := []any{}
-	for _, id := range g.identities {
-		if id.AccountID == v["ACCOUNT_ID"] {
-			users = append(users, g.user(id))
-		}
-	}
-	return http.StatusOK, users
 }
 
 // pathMatch matches path against tmpl ({X}: one segment; a final "/...":
@@ -478,6 +378,40 @@ func (g *gateway) unhandled() []hit {
 	for _, h := range g.snapshot() {
 		if h.By == byNothing {
 			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// loginProblems says what the record lacks for each of users' logins
+// through the login form: a PUT /v2/user_auth that portreqd answered 201,
+// carrying the form's hash of the user's lower-cased username and password,
+// and a GET of the logged-in user that portreqd answered 200. It also names
+// any user_auth or users call a fixture answered.
+func (g *gateway) loginProblems(users []walkUser) []string {
+	hits := g.snapshot()
+	var out []string
+	for _, u := range users {
+		sum := md5.Sum([]byte(strings.ToLower(u.Username) + ":" + u.Password))
+		creds := hex.EncodeToString(sum[:])
+		userPath := "/v2/accounts/" + u.AccountID + "/users/" + u.ID
+		authed := slices.ContainsFunc(hits, func(h hit) bool {
+			return h.Method == http.MethodPut && h.Path == "/v2/user_auth" && h.By == byPortreqd &&
+				h.Status == http.StatusCreated && strings.Contains(h.ReqBody, creds)
+		})
+		if !authed {
+			out = append(out, fmt.Sprintf("%s %s: no PUT /v2/user_auth with the login form's credentials answered 201 by portreqd", u.FirstName, u.LastName))
+		}
+		fetched := slices.ContainsFunc(hits, func(h hit) bool {
+			return h.Method == http.MethodGet && h.Path == userPath && h.By == byPortreqd && h.Status == http.StatusOK
+		})
+		if !fetched {
+			out = append(out, fmt.Sprintf("%s %s: no GET %s answered 200 by portreqd (the logged-in user)", u.FirstName, u.LastName, userPath))
+		}
+	}
+	for _, h := range hits {
+		if h.By == byFixture && (strings.HasSuffix(h.Path, "/user_auth") || strings.Contains(h.Path, "/users")) {
+			out = append(out, fmt.Sprintf("a fixture answered %s %s", h.Method, h.Path))
 		}
 	}
 	return out

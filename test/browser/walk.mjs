@@ -4,11 +4,12 @@
 // "STEP-RESULT {json}" line per step and "PORT-REQUEST-ID id" once the
 // request is listed; it exits 1 when a step fails.
 //
-// Steps (the brief's a–g): the customer logs in, opens the port listing,
-// files a request through the wizard, finds it under Progressing, opens it
-// and comments; the port authority's agent finds it under Agent and moves
-// it to pending, scheduled and completed; the customer finds it under
-// Completed.
+// Steps (the brief's a–g): the customer logs in through Monster UI's login
+// form (portreqd's user_auth), opens the port listing, files a request
+// through the wizard, finds it under Progressing, opens it and comments;
+// the port authority's agent logs in the same way in a fresh browser
+// context, finds it under Agent and moves it to pending, scheduled and
+// completed; the customer finds it under Completed.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,10 +28,22 @@ const E = {
 	ui: need('UI_URL'),
 	api: need('API_URL'),
 	chromium: need('CHROMIUM_PATH'),
-	customerToken: need('CUSTOMER_TOKEN'),
+	customer: {
+		username: need('CUSTOMER_USERNAME'),
+		password: need('CUSTOMER_PASSWORD'),
+		accountName: need('CUSTOMER_ACCOUNT_NAME'),
+		accountId: need('CUSTOMER_ACCOUNT_ID'),
+		userId: need('CUSTOMER_USER_ID'),
+	},
 	customerAccount: need('CUSTOMER_ACCOUNT_ID'),
 	customerName: need('CUSTOMER_NAME'),
-	masterToken: need('MASTER_TOKEN'),
+	agent: {
+		username: need('AGENT_USERNAME'),
+		password: need('AGENT_PASSWORD'),
+		accountName: need('MASTER_ACCOUNT_NAME'),
+		accountId: need('MASTER_ACCOUNT_ID'),
+		userId: need('AGENT_USER_ID'),
+	},
 	masterAccount: need('MASTER_ACCOUNT_ID'),
 	agentName: need('AGENT_NAME'),
 	number: need('PORT_NUMBER'),
@@ -136,21 +149,29 @@ async function newSession(browser, who) {
 	return { context, page };
 }
 
-// login opens Monster UI with the monster-auth cookie Monster UI itself
-// writes after a login, and waits until the auth app has the account.
-async function login(browser, who, token, accountId) {
+// login opens Monster UI in a fresh incognito context (no cookies: the
+// login page), fills its login form with the user's username, password
+// and account name, clicks "Log In" (Monster UI sends PUT user_auth with
+// the MD5 of "username:password") and waits until the auth app has the
+// user and the account, and the common app (port screens) has the account.
+async function login(browser, who, user) {
 	const s = await newSession(browser, who);
-	const value = encodeURIComponent(JSON.stringify({ authToken: token, accountId, language: 'en-US' }));
-	await s.page.setCookie({ name: 'monster-auth', value, url: E.ui });
 	await s.page.goto(E.ui, { waitUntil: 'domcontentloaded' });
-	// The common app (port screens) is loaded before auth gives it its
-	// account: wait for both.
+	await fill(s.page, '#form_login #login', user.username, { timeout: NAV });
+	await fill(s.page, '#form_login #password', user.password);
+	await fill(s.page, '#form_login #account_name', user.accountName);
+	await shot(s.page, `${who}-login-form`);
+	await click(s.page, '#form_login button.btn-submit.login');
 	await s.page.waitForFunction(
-		(id) => window.monster && monster.apps && monster.apps.auth && monster.apps.auth.currentAccount
-			&& monster.apps.common && monster.apps.common.accountId === id,
+		(id, userId) => (window.monster && monster.apps && monster.apps.auth && monster.apps.auth.currentAccount
+			&& monster.apps.auth.currentUser && monster.apps.auth.currentUser.id === userId
+			&& monster.apps.common && monster.apps.common.accountId === id)
+			|| [...document.querySelectorAll('#form_login .error-message-wrapper')].some((e) => e.getClientRects().length),
 		{ timeout: NAV, polling: 250 },
-		accountId,
+		user.accountId, user.userId,
 	);
+	const refused = await s.page.$eval('#form_login .error-message-wrapper', (e) => e.getClientRects().length > 0 && e.innerText.trim()).catch(() => false);
+	if (refused) throw new Error(`the login form says: ${refused}`);
 	return s.page;
 }
 
@@ -407,11 +428,16 @@ async function main() {
 	let requestId = '';
 	try {
 		// a. The customer logs in.
-		await step(() => customer, 'a', 'customer logs in (monster-auth cookie)', async () => {
-			customer = await login(browser, 'customer', E.customerToken, E.customerAccount);
-			const acct = await customer.evaluate(() => ({ id: monster.apps.auth.currentAccount.id, name: monster.apps.auth.currentAccount.name }));
+		await step(() => customer, 'a', 'customer logs in through the login form (user_auth)', async () => {
+			customer = await login(browser, 'customer', E.customer);
+			const acct = await customer.evaluate(() => ({
+				id: monster.apps.auth.currentAccount.id,
+				name: monster.apps.auth.currentAccount.name,
+				user: `${monster.apps.auth.currentUser.first_name} ${monster.apps.auth.currentUser.last_name}`,
+			}));
 			if (acct.id !== E.customerAccount) throw new Error(`logged into ${acct.id}, want ${E.customerAccount}`);
 			if (acct.name !== 'Customer Co') throw new Error(`account name "${acct.name}", want "Customer Co"`);
+			if (acct.user !== E.customerName) throw new Error(`logged in as "${acct.user}", want "${E.customerName}"`);
 		});
 
 		// b. The port listing, as a customer sees it: three state tabs.
@@ -558,14 +584,16 @@ async function main() {
 		});
 
 		// f. The port authority's agent.
-		await step(() => agent, 'f1', 'agent (master: reseller, superduper, authority) logs in; Account/Agent/Descendants tabs', async () => {
-			agent = await login(browser, 'agent', E.masterToken, E.masterAccount);
+		await step(() => agent, 'f1', 'agent (master: reseller, superduper, authority) logs in through the login form; Account/Agent/Descendants tabs', async () => {
+			agent = await login(browser, 'agent', E.agent);
 			const who = await agent.evaluate(() => ({
 				id: monster.apps.auth.currentAccount.id,
+				user: `${monster.apps.auth.currentUser.first_name} ${monster.apps.auth.currentUser.last_name}`,
 				superduper: monster.util.isSuperDuper(),
 				reseller: monster.util.isReseller(),
 			}));
 			if (who.id !== E.masterAccount) throw new Error(`logged into ${who.id}, want ${E.masterAccount}`);
+			if (who.user !== E.agentName) throw new Error(`logged in as "${who.user}", want "${E.agentName}"`);
 			if (!who.superduper) throw new Error('GET accounts/{master} has no superduper_admin: true; Monster UI hides the agent tools');
 			if (!who.reseller) throw new Error('GET accounts/{master} has no is_reseller: true; Monster UI shows only the state tabs');
 			await openListing(agent);
