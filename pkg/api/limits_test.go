@@ -131,21 +131,27 @@ func TestCompletedNumbersImmutable(t *testing.T) {
 	}
 }
 
-// Guessing API keys from one address is cut to the configured rate with
-// 429 and Retry-After (727 wrong keys a second went through before).
+// Guessing API keys or passwords from one address is cut to the
+// configured rate with 429 and Retry-After (727 wrong keys a second went
+// through before); api_auth and user_auth draw on one allowance.
 func TestLoginRateLimit(t *testing.T) {
-	tr := newTree43(t, func(c *api.Config) { c.LoginsPerSecond, c.LoginBurst = 0.5, 3 })
-	var statuses []int
-	var retry string
-	for i := 0; i < 6; i++ {
-		resp, _ := tr.f.do(t, "PUT", "/v2/api_auth", "", fmt.Sprintf(`{"data":{"api_key":"wrong-%d"}}`, i), nil)
-		statuses = append(statuses, resp.StatusCode)
-		if resp.StatusCode == http.StatusTooManyRequests {
-			retry = resp.Header.Get("Retry-After")
+	for _, tt := range []struct{ name, path, body string }{
+		{"api_auth", "/v2/api_auth", `{"data":{"api_key":"wrong-%d"}}`},
+		{"user_auth", "/v2/user_auth", `{"data":{"credentials":"%032x","account_name":"anyone"}}`},
+	} {
+		tr := newTree43(t, func(c *api.Config) { c.LoginsPerSecond, c.LoginBurst = 0.5, 3 })
+		var statuses []int
+		var retry string
+		for i := 0; i < 6; i++ {
+			resp, _ := tr.f.do(t, "PUT", tt.path, "", fmt.Sprintf(tt.body, i), nil)
+			statuses = append(statuses, resp.StatusCode)
+			if resp.StatusCode == http.StatusTooManyRequests {
+				retry = resp.Header.Get("Retry-After")
+			}
 		}
-	}
-	if fmt.Sprint(statuses) != "[401 401 401 429 429 429]" || retry == "" || retry == "0" {
-		t.Errorf("6 quick wrong keys: %v (Retry-After %q), want 3 refused as wrong, then 429 with Retry-After", statuses, retry)
+		if fmt.Sprint(statuses) != "[401 401 401 429 429 429]" || retry == "" || retry == "0" {
+			t.Errorf("%s: 6 quick wrong tries: %v (Retry-After %q), want 3 refused as wrong, then 429 with Retry-After", tt.name, statuses, retry)
+		}
 	}
 }
 

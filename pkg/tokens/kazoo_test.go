@@ -12,10 +12,12 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/portreqd/portreqd/pkg/kazoo"
 	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
 	"github.com/portreqd/portreqd/pkg/tokens"
 	"github.com/portreqd/portreqd/pkg/tokens/kazoosite"
+	"github.com/portreqd/portreqd/test/couchdbtest"
 )
 
 const (
@@ -42,8 +44,14 @@ func (c *clock) add(d time.Duration) {
 // forgery, an expired token and an unknown key are refused; a key Kazoo
 // rotates and a new password are picked up.
 func TestKazooTokens(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { testKazooTokens(t, kazootest.Embedded(t)) })
+	t.Run("couchdb", func(t *testing.T) {
+		testKazooTokens(t, kazootest.Couch(t, couchdbtest.URL(t), couchdbtest.Prefix()+"kazootokens_"))
+	})
+}
+
+func testKazooTokens(t *testing.T, st *kazoo.Store) {
 	ctx := context.Background()
-	st := kazootest.Embedded(t)
 	site := kazoosite.New(t, st)
 	site.Identity(acct, user, "user", userSecret)
 	site.Identity(acct, acct, "account", acctSecret)
