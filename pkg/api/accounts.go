@@ -20,6 +20,12 @@ func (a *API) apiAuth(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.loggedIn(c, acct, nil)
+}
+
+// loggedIn answers a login (api_auth, user_auth) as Crossbar does: a new
+// token for acct, and who it speaks for; user is nil for an API key.
+func (a *API) loggedIn(c *call, acct *porting.Account, user *porting.User) (*reply, error) {
 	token, err := a.tokens.Issue(acct.ID)
 	if err != nil {
 		return nil, err
@@ -40,6 +46,12 @@ func (a *API) apiAuth(c *call) (*reply, error) {
 	}
 	if reseller != "" {
 		answer["reseller_id"] = reseller
+	}
+	if user != nil {
+		answer["owner_id"] = user.ID
+		if l := user.Public.String("language"); l != "" {
+			answer["language"] = l
+		}
 	}
 	return &reply{status: http.StatusCreated, authTok: token, data: answer}, nil
 }

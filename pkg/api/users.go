@@ -27,33 +27,7 @@ func (a *API) userAuth(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	token, err := a.tokens.Issue(acct.ID)
-	if err != nil {
-		return nil, err
-	}
-	if info := infoFrom(c.r); info != nil {
-		info.account = acct.ID
-	}
-	reseller, err := a.svc.ResellerID(c.r.Context(), acct)
-	if err != nil {
-		return nil, err
-	}
-	language := user.Public.String("language")
-	if language == "" {
-		language = accountLanguage(acct)
-	}
-	answer := map[string]any{
-		"account_id":   acct.ID,
-		"owner_id":     user.ID,
-		"account_name": acct.Name,
-		"is_reseller":  acct.IsReseller(),
-		"language":     language,
-		"apps":         []any{},
-	}
-	if reseller != "" {
-		answer["reseller_id"] = reseller
-	}
-	return &reply{status: http.StatusCreated, authTok: token, data: answer}, nil
+	return a.loggedIn(c, acct, user)
 }
 
 // userView is a user as crossbar shows it: the public members and id.

@@ -35,14 +35,23 @@ func (s *Service) userStore() (UserStore, error) {
 	return us, nil
 }
 
-// CreateUser adds a user to accountID from the client's data; password
-// (write-only) sets its credentials.
-func (s *Service) CreateUser(ctx context.Context, actor *Account, accountID string, data Fields) (*User, error) {
+// usersOf is the user store, once actor proved it may act on accountID.
+func (s *Service) usersOf(ctx context.Context, actor *Account, accountID string) (UserStore, error) {
 	us, err := s.userStore()
 	if err != nil {
 		return nil, err
 	}
 	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
+		return nil, err
+	}
+	return us, nil
+}
+
+// CreateUser adds a user to accountID from the client's data; password
+// (write-only) sets its credentials.
+func (s *Service) CreateUser(ctx context.Context, actor *Account, accountID string, data Fields) (*User, error) {
+	us, err := s.usersOf(ctx, actor, accountID)
+	if err != nil {
 		return nil, err
 	}
 	now := s.gregorianNow()
@@ -91,11 +100,8 @@ func notUnique(name string) error {
 // UpdateUser replaces the user's public members with the client's data,
 // as Kazoo's POST does; its credentials change only with a password.
 func (s *Service) UpdateUser(ctx context.Context, actor *Account, accountID, id string, data Fields) (*User, error) {
-	us, err := s.userStore()
+	us, err := s.usersOf(ctx, actor, accountID)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
 		return nil, err
 	}
 	var out *User
@@ -122,11 +128,8 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Account, accountID, id 
 
 // GetUser reads one of accountID's users.
 func (s *Service) GetUser(ctx context.Context, actor *Account, accountID, id string) (*User, error) {
-	us, err := s.userStore()
+	us, err := s.usersOf(ctx, actor, accountID)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
 		return nil, err
 	}
 	return us.GetUser(ctx, accountID, id)
@@ -134,11 +137,8 @@ func (s *Service) GetUser(ctx context.Context, actor *Account, accountID, id str
 
 // ListUsers lists accountID's users.
 func (s *Service) ListUsers(ctx context.Context, actor *Account, accountID string) ([]*User, error) {
-	us, err := s.userStore()
+	us, err := s.usersOf(ctx, actor, accountID)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
 		return nil, err
 	}
 	return us.ListUsers(ctx, accountID)
@@ -147,11 +147,8 @@ func (s *Service) ListUsers(ctx context.Context, actor *Account, accountID strin
 // DeleteUser soft-deletes a user (pvt_deleted, as crossbar deletes): its
 // credentials log in no more, and Kazoo's tokens for it die with it.
 func (s *Service) DeleteUser(ctx context.Context, actor *Account, accountID, id string) (*User, error) {
-	us, err := s.userStore()
+	us, err := s.usersOf(ctx, actor, accountID)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Authorize(ctx, actor, accountID); err != nil {
 		return nil, err
 	}
 	var out *User
