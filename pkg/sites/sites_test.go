@@ -33,13 +33,25 @@ func openSites(t *testing.T, prefix string) *sites.Keeper {
 		if _, err := k.Remove(ctx); err != nil {
 			t.Errorf("remove replications: %v", err)
 		}
-		for _, s := range k.Sites {
-			names, _ := s.Engine.AllDBs(ctx)
-			for _, n := range names {
-				if strings.HasPrefix(n, prefix) {
-					_ = s.Engine.DeleteDB(ctx, n)
+		// A replication stopping may still create its target once more:
+		// delete until none comes back.
+		for round := 0; round < 20; round++ {
+			left := 0
+			for _, s := range k.Sites {
+				names, _ := s.Engine.AllDBs(ctx)
+				for _, n := range names {
+					if strings.HasPrefix(n, prefix) {
+						left++
+						_ = s.Engine.DeleteDB(ctx, n)
+					}
 				}
 			}
+			if left == 0 {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		for _, s := range k.Sites {
 			_ = s.Engine.Close()
 		}
 	})

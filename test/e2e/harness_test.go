@@ -120,7 +120,10 @@ func newEnv(t *testing.T, kind storeKind) *env {
 		e.prefix = couchdbtest.Prefix() + strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())) + "_"
 		// Registered before any server of the test starts, so run after
 		// they stop: the test's databases go, those made on demand too.
-		t.Cleanup(func() { kazootest.DropPrefix(t, e.couchURL, e.prefix) })
+		// (The URL and prefix as made here: a test may route e through a
+		// proxy it cuts.)
+		url, prefix := e.couchURL, e.prefix
+		t.Cleanup(func() { kazootest.DropPrefix(t, url, prefix) })
 	case storeBolt:
 		e.dataDir = t.TempDir()
 	}

@@ -687,6 +687,7 @@ func TestRowsReuseConnections(t *testing.T) {
 	defer e.Close()
 	db := fmt.Sprintf("%srows_conns_%d/+1", couchdbtest.Prefix(), time.Now().UnixNano())
 	seedView(t, e, db)
+	defer func() { _ = e.DeleteDB(context.Background(), db) }() // before e.Close
 	keys := [][]byte{[]byte(`"req0003"`), []byte(`"none"`), []byte(`"req0042"`)}
 	queries := []struct {
 		name string
