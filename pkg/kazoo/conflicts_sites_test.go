@@ -16,6 +16,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/engine/couch"
 	"github.com/portreqd/portreqd/pkg/kazoo"
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/porting"
 	replication "github.com/portreqd/portreqd/pkg/sites"
 	"github.com/portreqd/portreqd/test/couchdbtest"
@@ -66,13 +67,12 @@ func dropSitesAtEnd(t *testing.T, sites []*siteUnderTest, k *replication.Keeper,
 	t.Cleanup(func() {
 		ctx := context.Background()
 		_, _ = k.Remove(ctx)
+		var engines []engine.Engine
 		for _, s := range sites {
-			names, _ := s.eng.AllDBs(ctx)
-			for _, n := range names {
-				if strings.HasPrefix(n, prefix) {
-					_ = s.eng.DeleteDB(ctx, n)
-				}
-			}
+			engines = append(engines, s.eng)
+		}
+		kazootest.DropPrefixOn(t, prefix, engines...)
+		for _, s := range sites {
 			_ = s.eng.Close()
 		}
 	})

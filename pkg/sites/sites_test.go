@@ -12,6 +12,7 @@ import (
 
 	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/engine/couch"
+	"github.com/portreqd/portreqd/pkg/kazoo/kazootest"
 	"github.com/portreqd/portreqd/pkg/sites"
 	"github.com/portreqd/portreqd/test/couchdbtest"
 )
@@ -33,24 +34,11 @@ func openSites(t *testing.T, prefix string) *sites.Keeper {
 		if _, err := k.Remove(ctx); err != nil {
 			t.Errorf("remove replications: %v", err)
 		}
-		// A replication stopping may still create its target once more:
-		// delete until none comes back.
-		for round := 0; round < 20; round++ {
-			left := 0
-			for _, s := range k.Sites {
-				names, _ := s.Engine.AllDBs(ctx)
-				for _, n := range names {
-					if strings.HasPrefix(n, prefix) {
-						left++
-						_ = s.Engine.DeleteDB(ctx, n)
-					}
-				}
-			}
-			if left == 0 {
-				break
-			}
-			time.Sleep(500 * time.Millisecond)
+		var engines []engine.Engine
+		for _, s := range k.Sites {
+			engines = append(engines, s.Engine)
 		}
+		kazootest.DropPrefixOn(t, prefix, engines...)
 		for _, s := range k.Sites {
 			_ = s.Engine.Close()
 		}

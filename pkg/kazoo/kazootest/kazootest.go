@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portreqd/portreqd/pkg/engine"
 	"github.com/portreqd/portreqd/pkg/engine/bolt"
 	"github.com/portreqd/portreqd/pkg/engine/couch"
 	"github.com/portreqd/portreqd/pkg/kazoo"
@@ -58,10 +59,6 @@ func Couch(t testing.TB, url, prefix string) *kazoo.Store {
 // Failures are logged, not fatal: cleanup must not hide the test's result.
 func DropPrefix(t testing.TB, url, prefix string) {
 	t.Helper()
-	if prefix == "" {
-		t.Logf("cleanup: refusing to drop every database (empty prefix)")
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	eng, err := couch.Open(ctx, couch.Options{URL: url})
@@ -70,16 +67,40 @@ func DropPrefix(t testing.TB, url, prefix string) {
 		return
 	}
 	defer eng.Close()
-	dbs, err := eng.AllDBs(ctx)
-	if err != nil {
-		t.Logf("cleanup: %v", err)
+	DropPrefixOn(t, prefix, eng)
+}
+
+// DropPrefixOn deletes every database of prefix on each engine, again
+// until none comes back: a replication being stopped may still create its
+// target once more. Failures are logged, not fatal.
+func DropPrefixOn(t testing.TB, prefix string, engines ...engine.Engine) {
+	t.Helper()
+	if prefix == "" {
+		t.Logf("cleanup: refusing to drop every database (empty prefix)")
 		return
 	}
-	for _, db := range dbs {
-		if strings.HasPrefix(db, prefix) {
-			if err := eng.DeleteDB(ctx, db); err != nil {
-				t.Logf("cleanup: delete %s: %v", db, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for round := 0; round < 20; round++ {
+		left := 0
+		for _, eng := range engines {
+			dbs, err := eng.AllDBs(ctx)
+			if err != nil {
+				t.Logf("cleanup: %v", err)
+				return
+			}
+			for _, db := range dbs {
+				if strings.HasPrefix(db, prefix) {
+					left++
+					if err := eng.DeleteDB(ctx, db); err != nil {
+						t.Logf("cleanup: delete %s: %v", db, err)
+					}
+				}
 			}
 		}
+		if left == 0 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
