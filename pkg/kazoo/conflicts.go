@@ -319,6 +319,9 @@ func (w *conflictWatch) later(ctx context.Context, db, id string, attempt int) {
 		if porting.IsKind(r.Err, porting.KindConflict) {
 			r.Err = nil // written meanwhile: its change is seen next
 		}
+		if r.Err != nil && ctx.Err() != nil {
+			return // cut short by the watcher's own shutdown: not a failure
+		}
 		if w.Report != nil && (r.Merged != nil || r.Dropped != "" || len(r.Rejected) > 0 || r.Err != nil) {
 			w.Report(r)
 		}
