@@ -21,7 +21,7 @@ import (
 // itself, so that beside Kazoo the gateway leaves them to Crossbar:
 // logins, accounts, users and numbers.
 var kazooOwned = map[string]bool{
-	"/healthz": true, "/v2/api_auth": true, "/v2/user_auth": true,
+	"/healthz": true, "/v2/api_auth": true, "/v2/user_auth": true, "/v2/auth/tokeninfo": true,
 	"/v2/accounts/{account_id}": true, "/v2/accounts/{account_id}/children": true,
 	"/v2/accounts/{account_id}/descendants": true, "/v2/accounts/{account_id}/api_key": true,
 	"/v2/accounts/{account_id}/phone_numbers": true, "/v2/accounts/{account_id}/users": true,

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/portreqd/portreqd/pkg/porting"
+	"github.com/portreqd/portreqd/pkg/tokens"
 )
 
 // apiAuth exchanges an API key for a token (PUT /v2/api_auth).
@@ -24,16 +26,32 @@ func (a *API) apiAuth(c *call) (*reply, error) {
 }
 
 // loggedIn answers a login (api_auth, user_auth) as Crossbar does: a new
-// token for acct, and who it speaks for; user is nil for an API key.
+// token for acct (and user, who is nil for an API key), and who it speaks
+// for.
 func (a *API) loggedIn(c *call, acct *porting.Account, user *porting.User) (*reply, error) {
-	token, err := a.tokens.Issue(acct.ID)
+	id := tokens.Identity{AccountID: acct.ID}
+	if user != nil {
+		id.OwnerID = user.ID
+	}
+	token, err := a.tokens.IssueFor(id)
 	if err != nil {
 		return nil, err
 	}
 	if info := infoFrom(c.r); info != nil {
 		info.account = acct.ID
 	}
-	reseller, err := a.svc.ResellerID(c.r.Context(), acct)
+	answer, err := a.authAnswer(c.r.Context(), acct, user)
+	if err != nil {
+		return nil, err
+	}
+	return &reply{status: http.StatusCreated, authTok: token, data: answer}, nil
+}
+
+// authAnswer is the data of Crossbar's answer to a login or a token's
+// check (crossbar_util:response_auth): the account, the user, and what
+// Monster UI sets up its session from.
+func (a *API) authAnswer(ctx context.Context, acct *porting.Account, user *porting.User) (map[string]any, error) {
+	reseller, err := a.svc.ResellerID(ctx, acct)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +71,7 @@ func (a *API) loggedIn(c *call, acct *porting.Account, user *porting.User) (*rep
 			answer["language"] = l
 		}
 	}
-	return &reply{status: http.StatusCreated, authTok: token, data: answer}, nil
+	return answer, nil
 }
 
 // accountLanguage is the account's language, Kazoo's default "en-us" when

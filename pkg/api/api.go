@@ -49,6 +49,8 @@ type Config struct {
 	// Observer is told of every request once it is answered, for metrics;
 	// nil: no one is.
 	Observer Observer
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // Observer receives each request's outcome: route is the matched path
@@ -81,6 +83,7 @@ type API struct {
 	uploads       slots // attachments spooled at once
 	testHook      WebhookTester
 	observer      Observer
+	sessions      *sessions
 }
 
 // Timeouts bound each request from its first byte.
@@ -117,6 +120,11 @@ func New(cfg Config) http.Handler {
 		burst = 20
 	}
 	a.logins = newLoginLimiter(perSecond, burst)
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	a.sessions = newSessions(now)
 	a.renders = newSlots(max(2, runtime.NumCPU()))
 	a.uploads = newSlots(32)
 	if a.timeouts.Body <= 0 {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -42,14 +43,12 @@ func (a *API) json(h handler) http.Handler {
 // authed adapts a handler that needs a valid X-Auth-Token.
 func (a *API) authed(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := &call{w: w, r: r, api: a}
-		actor, err := a.authenticate(r)
+		actor, r, err := a.authenticate(r)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		c.actor = actor
-		a.serve(w, r, c, h)
+		a.serve(w, r, &call{w: w, r: r, api: a, actor: actor}, h)
 	})
 }
 
@@ -57,7 +56,7 @@ func (a *API) authed(h handler) http.Handler {
 // type (attachments, the LOA); errors still answer in the JSON envelope.
 func (a *API) download(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		actor, err := a.authenticate(r)
+		actor, r, err := a.authenticate(r)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -90,42 +89,60 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, c *call, h handler) 
 
 // authenticate resolves the caller's token to its account: X-Auth-Token,
 // else the auth_token query parameter, which Kazoo also accepts (UIs put it
-// in download links, where no header can be set).
-func (a *API) authenticate(r *http.Request) (*porting.Account, error) {
+// in download links, where no header can be set). The request it returns
+// carries the token's user (porting.WithUser), if any.
+func (a *API) authenticate(r *http.Request) (*porting.Account, *http.Request, error) {
 	token := r.Header.Get("X-Auth-Token")
 	if token == "" {
 		token = r.URL.Query().Get("auth_token")
 	}
 	if token == "" {
-		return nil, porting.E(porting.KindUnauthorized, "unauthorized")
+		return nil, r, porting.E(porting.KindUnauthorized, "unauthorized")
 	}
-	info := infoFrom(r)
-	accountID, err := a.tokens.Verify(token)
-	if err != nil && a.kazoo != nil {
-		// Not portreqd's: perhaps Kazoo's, sent through a gateway.
-		id, kerr := a.kazoo.Verify(r.Context(), token)
-		switch {
-		case kerr == nil:
-			accountID, err = id.AccountID, nil
-		case !errors.Is(kerr, tokens.ErrKazooToken):
-			return nil, kerr // the store did not answer: 503, not 401
-		}
-	}
+	id, actor, err := a.identify(r.Context(), token)
 	if err != nil {
-		return nil, porting.E(porting.KindUnauthorized, "unauthorized")
-	}
-	actor, err := a.svc.Account(r.Context(), accountID)
-	if porting.IsKind(err, porting.KindNotFound) {
-		return nil, porting.E(porting.KindUnauthorized, "unauthorized")
-	}
-	if err != nil {
-		return nil, err
+		return nil, r, err
 	}
 	// Echo the token only once it proved valid: the envelope never reflects
 	// an attacker's string.
+	info := infoFrom(r)
 	info.token = token
 	info.account = actor.ID
-	return actor, nil
+	return actor, r.WithContext(porting.WithUser(r.Context(), id.OwnerID)), nil
+}
+
+// identify resolves a token, portreqd's or Kazoo's, to who it speaks for
+// and the account it acts as; any refusal is one KindUnauthorized, a
+// store that does not answer is its own error (503, not 401).
+func (a *API) identify(ctx context.Context, token string) (tokens.Identity, *porting.Account, error) {
+	unauthorized := porting.E(porting.KindUnauthorized, "unauthorized")
+	id, err := a.tokens.Verify(token)
+	if err != nil && a.kazoo != nil {
+		// Not portreqd's: perhaps Kazoo's, sent through a gateway.
+		kid, kerr := a.kazoo.Verify(ctx, token)
+		switch {
+		case kerr == nil:
+			id, err = kid, nil
+		case !errors.Is(kerr, tokens.ErrKazooToken):
+			return tokens.Identity{}, nil, kerr
+		}
+	}
+	if err != nil {
+		return tokens.Identity{}, nil, unauthorized
+	}
+	actor, err := a.svc.Account(ctx, id.AccountID)
+	if porting.IsKind(err, porting.KindNotFound) {
+		return tokens.Identity{}, nil, unauthorized
+	}
+	if err != nil {
+		return tokens.Identity{}, nil, err
+	}
+	if id.OwnerID != "" {
+		if err := a.sessions.userActive(ctx, a.svc, id); err != nil {
+			return tokens.Identity{}, nil, err
+		}
+	}
+	return id, actor, nil
 }
 
 // acceptsJSON reports whether an Accept header admits application/json.

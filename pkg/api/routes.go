@@ -18,6 +18,7 @@ func (a *API) routes() http.Handler {
 	handle(r, "/healthz", http.HandlerFunc(a.health), http.MethodGet, http.MethodHead)
 	handle(r, "/v2/api_auth", a.limited(a.json(a.apiAuth)), http.MethodPut)
 	handle(r, "/v2/user_auth", a.limited(a.json(a.userAuth)), http.MethodPut)
+	handle(r, "/v2/auth/tokeninfo", a.json(a.tokenInfo), http.MethodGet, http.MethodPost)
 	handle(r, "/v2/openapi.json", http.HandlerFunc(a.openAPI), http.MethodGet)
 
 	const account = "/v2/accounts/{account_id}"

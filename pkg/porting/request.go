@@ -63,12 +63,24 @@ type TransitionState struct {
 	Previous State `json:"previous,omitempty"`
 }
 
-// Authorization names who made a transition.
+// Authorization names who made a transition: the account, and the user
+// when a user's token made it (Kazoo's knm_port_request writes both).
 type Authorization struct {
 	Account struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"account"`
+	User *TransitionUser `json:"user,omitempty"`
+}
+
+// TransitionUser is authorization.user. First and last names are always
+// written, empty when the user has none: Monster UI's getUserFullName
+// throws on a user without both.
+type TransitionUser struct {
+	ID        string `json:"id"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	FullName  string `json:"full_name,omitempty"`
 }
 
 // transitionMembers is Transition without its methods.

@@ -152,6 +152,7 @@ func (s *Service) CreateRequest(ctx context.Context, actor *Account, accountID s
 	// Kazoo 4.3's creation entry: the new state, no previous one.
 	created := Transition{Timestamp: now, Type: "transition", Transition: TransitionState{New: Unconfirmed}}
 	created.Authorization.Account.ID, created.Authorization.Account.Name = actor.ID, actor.Name
+	created.Authorization.User = s.transitionUser(ctx, actor)
 	r.Transitions = []Transition{created}
 	r.addEvent(s.event(EventCreated, r, actor, r.Created))
 	if err := s.store.CreateRequest(ctx, r); err != nil {

@@ -116,18 +116,24 @@ func (s *Service) LastSubmitted(ctx context.Context, actor *Account, accountID s
 }
 
 // withSubmitter gives transition m an authorization.user when it has
-// none: the submitting account's name as first_name.
+// none: the submitting account's name as first_name. A user without
+// first_name or last_name (Kazoo omits the ones a user lacks) gets them
+// empty, since Monster UI's getUserFullName throws without both.
 func withSubmitter(m Fields, t *Transition) {
 	auth, ok := asObject(m["authorization"])
 	if !ok {
 		auth = Fields{}
 	}
-	if _, ok := asObject(auth["user"]); ok {
-		return
+	user, ok := asObject(auth["user"])
+	if !ok {
+		user = Fields{}
+		user.Set("first_name", t.Authorization.Account.Name)
 	}
-	user := Fields{}
-	user.Set("first_name", t.Authorization.Account.Name)
-	user.Set("last_name", "")
+	for _, k := range []string{"first_name", "last_name"} {
+		if _, has := user[k]; !has {
+			user.Set(k, "")
+		}
+	}
 	auth["user"] = user.JSON()
 	m["authorization"] = auth.JSON()
 }

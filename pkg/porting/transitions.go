@@ -34,6 +34,7 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 	if err != nil {
 		return nil, err
 	}
+	user := s.transitionUser(ctx, actor)
 	var out *Request
 	var mine string // the completion intent this call wrote, adopted on retries
 	err = s.retryConflict(ctx, func() error {
@@ -140,6 +141,7 @@ func (s *Service) Transition(ctx context.Context, actor *Account, accountID, id 
 		tr.Timestamp, tr.Type, tr.Reason = now, "transition", reason
 		tr.Transition = TransitionState{New: to, Previous: from}
 		tr.Authorization.Account.ID, tr.Authorization.Account.Name = actor.ID, actor.Name
+		tr.Authorization.User = user
 		next.Transitions = append([]Transition{tr}, r.Transitions...)
 		SortTransitions(next.Transitions)
 		ev := s.event(stateEvent(to), &next, actor, now)

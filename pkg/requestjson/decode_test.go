@@ -57,6 +57,13 @@ func requestDocs(t testing.TB) []string {
 		`{"pvt_type":"port_request","pvt_transitions":[{"timestamp":"5","type":1}]}`,
 		`{"pvt_type":"port_request","pvt_transitions":[{"timestamp":5.5}]}`,
 		kazoo43Transitions,
+		// authorization.user: null, wrong types, case-folded, duplicated, extra members
+		`{"pvt_type":"port_request","pvt_transitions":[{"authorization":{"user":null}}]}`,
+		`{"pvt_type":"port_request","pvt_transitions":[{"authorization":{"user":{"id":1}}}]}`,
+		`{"pvt_type":"port_request","pvt_transitions":[{"authorization":{"user":"u"}}]}`,
+		`{"pvt_type":"port_request","pvt_transitions":[{"authorization":{"User":{"ID":"u","First_Name":"F"}}}]}`,
+		`{"pvt_type":"port_request","pvt_transitions":[{"authorization":{"user":{"id":"u"},"user":{"last_name":"L"}}}]}`,
+		`{"pvt_type":"port_request","pvt_transitions":[{"authorization":{"user":{"id":"u","email":"e","full_name":null}}}]}`,
 		`{"pvt_type":"port_request","pvt_transitions":[{"transition":{"new":"a"},"transition":{"previous":"b"},"type":"x","type":"y"}]}`,
 		`{"pvt_type":"port_request","pvt_transitions":{"timestamp":5}}`,
 		`{"pvt_type":"port_request","pvt_transitions":[{"type":"a\u0062"}],"pvt_transitions":[]}`,

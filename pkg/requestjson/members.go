@@ -79,24 +79,58 @@ func decodeTransition(s *scanner, t *porting.Transition) bool {
 			})
 		case "authorization":
 			return s.object(func(from, to int) bool {
-				if name := string(s.b[from:to]); name != "account" {
-					return s.skipOther(name, "account")
+				switch name := string(s.b[from:to]); name {
+				case "account":
+					return s.object(func(from, to int) bool {
+						switch name := string(s.b[from:to]); name {
+						case "id":
+							return s.stringValue(&t.Authorization.Account.ID)
+						case "name":
+							return s.stringValue(&t.Authorization.Account.Name)
+						default:
+							return s.skipOther(name, "id", "name")
+						}
+					})
+				case "user":
+					return decodeTransitionUser(s, &t.Authorization.User)
+				default:
+					return s.skipOther(name, "account", "user")
 				}
-				return s.object(func(from, to int) bool {
-					switch name := string(s.b[from:to]); name {
-					case "id":
-						return s.stringValue(&t.Authorization.Account.ID)
-					case "name":
-						return s.stringValue(&t.Authorization.Account.Name)
-					default:
-						return s.skipOther(name, "id", "name")
-					}
-				})
 			})
 		default:
 			return s.skipOther(name, "timestamp", "type", "reason", "transition", "authorization")
 		}
 	})
+}
+
+// decodeTransitionUser reads authorization.user into *u as encoding/json
+// does: null leaves it as it is, an object fills a new one.
+func decodeTransitionUser(s *scanner, u **porting.TransitionUser) bool {
+	if s.null() {
+		return true
+	}
+	if *u != nil {
+		return false // encoding/json fills the one there: leave it to it
+	}
+	v := &porting.TransitionUser{}
+	ok := s.object(func(from, to int) bool {
+		switch name := string(s.b[from:to]); name {
+		case "id":
+			return s.stringValue(&v.ID)
+		case "first_name":
+			return s.stringValue(&v.FirstName)
+		case "last_name":
+			return s.stringValue(&v.LastName)
+		case "full_name":
+			return s.stringValue(&v.FullName)
+		default:
+			return s.skipOther(name, "id", "first_name", "last_name", "full_name")
+		}
+	})
+	if ok {
+		*u = v
+	}
+	return ok
 }
 
 // skipOther skips the value of member name, one encoding/json would not

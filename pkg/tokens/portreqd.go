@@ -14,7 +14,7 @@ import (
 )
 
 // Issuer issues and verifies portreqd's auth tokens: HMAC-SHA256 JWTs carrying the
-// account id and an expiry. Any replica holding the same secret verifies any
+// account id, the user (owner_id) when a user logged in, and an expiry. Any replica holding the same secret verifies any
 // other's tokens, so nothing about sessions is stored.
 //
 // A client sends the same token with every call, and parsing and checking
@@ -32,7 +32,7 @@ type Issuer struct {
 }
 
 type verifiedToken struct {
-	account string
+	id      Identity
 	expires time.Time
 }
 
@@ -49,29 +49,46 @@ func NewIssuer(secret []byte, ttl time.Duration, now func() time.Time) *Issuer {
 // a secret by accident are refused.
 const tokenIssuer = "portreqd"
 
-// Issue returns a token for accountID.
+// issuedClaims are a portreqd token's claims: the account is the subject;
+// owner_id (Kazoo's name) the user who logged in, absent for an API key.
+type issuedClaims struct {
+	jwt.RegisteredClaims
+	OwnerID string `json:"owner_id,omitempty"`
+}
+
+// Issue returns a token for accountID, speaking for no user (api_auth).
 func (t *Issuer) Issue(accountID string) (string, error) {
+	return t.IssueFor(Identity{AccountID: accountID})
+}
+
+// IssueFor returns a token for id: its account and, after a user's
+// login, its user, so that what the token's calls write names the user
+// and auth/tokeninfo can resume the user's session.
+func (t *Issuer) IssueFor(id Identity) (string, error) {
 	now := t.now()
-	claims := jwt.RegisteredClaims{
-		Issuer:    tokenIssuer,
-		Subject:   accountID,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+	claims := issuedClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    tokenIssuer,
+			Subject:   id.AccountID,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+		},
+		OwnerID: id.OwnerID,
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
 }
 
-// Verify returns the account id a valid, unexpired token carries.
-func (t *Issuer) Verify(token string) (string, error) {
+// Verify returns who a valid, unexpired token speaks for.
+func (t *Issuer) Verify(token string) (Identity, error) {
 	key := sha256.Sum256([]byte(token))
 	now := t.now()
 	t.mu.Lock()
 	v, ok := t.verified[key]
 	t.mu.Unlock()
 	if ok && now.Before(v.expires) {
-		return v.account, nil
+		return v.id, nil
 	}
-	claims := &jwt.RegisteredClaims{}
+	claims := &issuedClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(tokenIssuer),
@@ -79,13 +96,14 @@ func (t *Issuer) Verify(token string) (string, error) {
 		jwt.WithTimeFunc(t.now),
 	)
 	if err != nil {
-		return "", err
+		return Identity{}, err
 	}
 	if claims.Subject == "" {
-		return "", errors.New("token carries no account")
+		return Identity{}, errors.New("token carries no account")
 	}
-	t.remember(key, verifiedToken{account: claims.Subject, expires: claims.ExpiresAt.Time})
-	return claims.Subject, nil
+	id := Identity{AccountID: claims.Subject, OwnerID: claims.OwnerID}
+	t.remember(key, verifiedToken{id: id, expires: claims.ExpiresAt.Time})
+	return id, nil
 }
 
 func (t *Issuer) remember(key [sha256.Size]byte, v verifiedToken) {

@@ -1,6 +1,8 @@
 package tokens_test
 
 import (
+	"encoding/base64"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,13 +43,44 @@ func TestTokensRememberedUntilExpiry(t *testing.T) {
 	}
 	for _, s := range steps {
 		advance(s.advance)
-		acct, err := issuer.Verify(s.token)
+		id, err := issuer.Verify(s.token)
 		if (err == nil) != s.ok {
-			t.Fatalf("%s: Verify = %q, %v; want ok=%v", s.name, acct, err, s.ok)
+			t.Fatalf("%s: Verify = %+v, %v; want ok=%v", s.name, id, err, s.ok)
 		}
-		if s.ok && acct != "0123456789abcdef0123456789abcdef" {
-			t.Fatalf("%s: account %q", s.name, acct)
+		if s.ok && (id.AccountID != "0123456789abcdef0123456789abcdef" || id.OwnerID != "") {
+			t.Fatalf("%s: identity %+v, want the account and no user", s.name, id)
 		}
+	}
+}
+
+// A user's token carries the user, remembered or parsed; an API key's
+// none, and no token can claim another's user by editing its payload.
+func TestTokensCarryTheUser(t *testing.T) {
+	issuer := tokens.NewIssuer([]byte("secret"), time.Hour, time.Now)
+	want := tokens.Identity{AccountID: "0123456789abcdef0123456789abcdef", OwnerID: "fedcba9876543210fedcba9876543210"}
+	tok, err := issuer.IssueFor(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []*tokens.Issuer{issuer, issuer, tokens.NewIssuer([]byte("secret"), time.Hour, time.Now)} {
+		got, err := v.Verify(tok)
+		if err != nil || got != want {
+			t.Fatalf("Verify = %+v, %v; want %+v", got, err, want)
+		}
+	}
+	// The payload with another owner, the signature kept: refused.
+	parts := strings.Split(tok, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := strings.Replace(string(payload), want.OwnerID, "00000000000000000000000000000000", 1)
+	if forged == string(payload) {
+		t.Fatalf("payload %s does not carry the owner", payload)
+	}
+	parts[1] = base64.RawURLEncoding.EncodeToString([]byte(forged))
+	if id, err := issuer.Verify(strings.Join(parts, ".")); err == nil {
+		t.Fatalf("a token with an edited owner verified: %+v", id)
 	}
 }
 

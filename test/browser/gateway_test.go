@@ -34,6 +34,7 @@ import (
 var portreqdRoutes = []string{
 	"/v2/api_auth",
 	"/v2/user_auth",
+	"/v2/auth/tokeninfo",
 	"/v2/accounts/{ACCOUNT_ID}",
 	"/v2/accounts/{ACCOUNT_ID}/children",
 	"/v2/accounts/{ACCOUNT_ID}/descendants",
@@ -409,8 +410,14 @@ func (g *gateway) loginProblems(users []walkUser) []string {
 			out = append(out, fmt.Sprintf("%s %s: no GET %s answered 200 by portreqd (the logged-in user)", u.FirstName, u.LastName, userPath))
 		}
 	}
+	resumed := slices.ContainsFunc(hits, func(h hit) bool {
+		return h.Method == http.MethodPost && h.Path == "/v2/auth/tokeninfo" && h.By == byPortreqd && h.Status == http.StatusOK
+	})
+	if !resumed {
+		out = append(out, "no POST /v2/auth/tokeninfo answered 200 by portreqd (the reload's session resumption)")
+	}
 	for _, h := range hits {
-		if h.By == byFixture && (strings.HasSuffix(h.Path, "/user_auth") || strings.Contains(h.Path, "/users")) {
+		if h.By == byFixture && (strings.HasSuffix(h.Path, "/user_auth") || strings.HasSuffix(h.Path, "/tokeninfo") || strings.Contains(h.Path, "/users")) {
 			out = append(out, fmt.Sprintf("a fixture answered %s %s", h.Method, h.Path))
 		}
 	}

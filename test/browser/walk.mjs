@@ -440,6 +440,23 @@ async function main() {
 			if (acct.user !== E.customerName) throw new Error(`logged in as "${acct.user}", want "${E.customerName}"`);
 		});
 
+		// a2. A reload resumes the session from Monster UI's cookie
+		// (POST auth/tokeninfo), with no login form.
+		await step(() => customer, 'a2', 'customer reloads the page: the session resumes (auth/tokeninfo)', async () => {
+			await customer.reload({ waitUntil: 'domcontentloaded' });
+			await customer.waitForFunction(
+				(id, userId) => (window.monster && monster.apps && monster.apps.auth && monster.apps.auth.currentAccount
+					&& monster.apps.auth.currentUser && monster.apps.auth.currentUser.id === userId
+					&& monster.apps.common && monster.apps.common.accountId === id)
+					|| [...document.querySelectorAll('#form_login')].some((e) => e.getClientRects().length),
+				{ timeout: NAV, polling: 250 },
+				E.customer.accountId, E.customer.userId,
+			);
+			if (await customer.$eval('#form_login', (e) => e.getClientRects().length > 0).catch(() => false)) {
+				throw new Error('the reload shows the login form: the session did not resume');
+			}
+		});
+
 		// b. The port listing, as a customer sees it: three state tabs.
 		await step(() => customer, 'b', 'customer opens the port listing', async () => {
 			const rows = await openListing(customer);
@@ -568,6 +585,12 @@ async function main() {
 			const title = await customer.$eval('#port_detail_view .info-panel .title', (e) => e.textContent.trim());
 			if (title !== requestName) throw new Error(`detail title "${title}", want "${requestName}"`);
 			await expectState(customer, 'submitted');
+			// Who submitted: the user (the transition's authorization.user).
+			const submitter = await customer.$$eval('#port_detail_view .control-group', (groups) => {
+				const g = groups.find((e) => (e.querySelector('.control-label') || {}).textContent.trim() === 'Submitter');
+				return g ? g.querySelector('.controls').textContent.trim() : null;
+			});
+			if (submitter !== E.customerName) throw new Error(`submitter "${submitter}", want "${E.customerName}"`);
 			const numbers = await customer.$eval('#port_detail_view .numbers-listing', (e) => e.textContent.replace(/\D/g, ''));
 			if (!numbers.includes(E.number.replace(/\D/g, ''))) throw new Error(`numbers listing "${numbers}" lacks ${E.number}`);
 			if (await customer.$('#update_status')) throw new Error('the customer is offered "Update Status"');
