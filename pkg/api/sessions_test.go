@@ -179,15 +179,19 @@ func TestTokenInfo(t *testing.T) {
 
 	// Disabled: refused once the recheck window has passed, everywhere.
 	ctx := context.Background()
-	disabled := porting.Fields{}
-	for k, v := range f.carol.Public {
-		disabled[k] = v
+	setEnabled := func(on bool) {
+		t.Helper()
+		data := porting.Fields{}
+		for k, v := range f.carol.Public {
+			data[k] = v
+		}
+		data.Set("enabled", on)
+		if _, err := f.svc.UpdateUser(ctx, f.master, f.customer.ID, f.carol.ID, data); err != nil {
+			t.Fatal(err)
+		}
+		f.advance(userRecheck)
 	}
-	disabled.Set("enabled", false)
-	if _, err := f.svc.UpdateUser(ctx, f.master, f.customer.ID, f.carol.ID, disabled); err != nil {
-		t.Fatal(err)
-	}
-	f.advance(31 * time.Second)
+	setEnabled(false)
 	if st, env := f.call(t, "GET", reqs, carolTok, nil); st != 401 {
 		t.Errorf("a disabled user's token on the port listing: %d %v, want 401", st, env)
 	}
@@ -195,22 +199,14 @@ func TestTokenInfo(t *testing.T) {
 		t.Errorf("tokeninfo of a disabled user's token: %+v, want 401", got)
 	}
 	// Deleted: the same.
-	enabled := porting.Fields{}
-	for k, v := range disabled {
-		enabled[k] = v
-	}
-	enabled.Set("enabled", true)
-	if _, err := f.svc.UpdateUser(ctx, f.master, f.customer.ID, f.carol.ID, enabled); err != nil {
-		t.Fatal(err)
-	}
-	f.advance(31 * time.Second)
+	setEnabled(true)
 	if st, env := f.call(t, "GET", reqs, carolTok, nil); st != 200 {
 		t.Fatalf("re-enabled: %d %v", st, env)
 	}
 	if _, err := f.svc.DeleteUser(ctx, f.master, f.customer.ID, f.carol.ID); err != nil {
 		t.Fatal(err)
 	}
-	f.advance(31 * time.Second)
+	f.advance(userRecheck)
 	if st, env := f.call(t, "GET", reqs, carolTok, nil); st != 401 {
 		t.Errorf("a deleted user's token on the port listing: %d %v, want 401", st, env)
 	}
@@ -295,6 +291,10 @@ func TestTransitionsNameTheUser(t *testing.T) {
 		t.Errorf("last_submitted's submitters (-want +got):\n%s", diff)
 	}
 }
+
+// userRecheck is a little more than the API's recheck of a user's
+// tokens (30 s).
+const userRecheck = 31 * time.Second
 
 // md5hex is Monster UI's credentials: the hex MD5 of "username:password".
 func md5hex(s string) string {
