@@ -103,6 +103,11 @@ func (a *API) authenticate(r *http.Request) (*porting.Account, *http.Request, er
 	if err != nil {
 		return nil, r, err
 	}
+	if id.OwnerID != "" {
+		if err := a.sessions.userActive(r.Context(), a.svc, id); err != nil {
+			return nil, r, err
+		}
+	}
 	// Echo the token only once it proved valid: the envelope never reflects
 	// an attacker's string.
 	info := infoFrom(r)
@@ -112,10 +117,10 @@ func (a *API) authenticate(r *http.Request) (*porting.Account, *http.Request, er
 }
 
 // identify resolves a token, portreqd's or Kazoo's, to who it speaks for
-// and the account it acts as; any refusal is one KindUnauthorized, a
-// store that does not answer is its own error (503, not 401).
+// and the account it acts as (whether its user may still act is the
+// caller's to check); any refusal is one KindUnauthorized, a store that
+// does not answer is its own error (503, not 401).
 func (a *API) identify(ctx context.Context, token string) (tokens.Identity, *porting.Account, error) {
-	unauthorized := porting.E(porting.KindUnauthorized, "unauthorized")
 	id, err := a.tokens.Verify(token)
 	if err != nil && a.kazoo != nil {
 		// Not portreqd's: perhaps Kazoo's, sent through a gateway.
@@ -128,19 +133,14 @@ func (a *API) identify(ctx context.Context, token string) (tokens.Identity, *por
 		}
 	}
 	if err != nil {
-		return tokens.Identity{}, nil, unauthorized
+		return tokens.Identity{}, nil, porting.E(porting.KindUnauthorized, "unauthorized")
 	}
 	actor, err := a.svc.Account(ctx, id.AccountID)
 	if porting.IsKind(err, porting.KindNotFound) {
-		return tokens.Identity{}, nil, unauthorized
+		return tokens.Identity{}, nil, porting.E(porting.KindUnauthorized, "unauthorized")
 	}
 	if err != nil {
 		return tokens.Identity{}, nil, err
-	}
-	if id.OwnerID != "" {
-		if err := a.sessions.userActive(ctx, a.svc, id); err != nil {
-			return tokens.Identity{}, nil, err
-		}
 	}
 	return id, actor, nil
 }

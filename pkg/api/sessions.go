@@ -41,7 +41,7 @@ func (s *sessions) userActive(ctx context.Context, svc *porting.Service, id toke
 	if ok && now.Sub(at) < userRecheck {
 		return nil
 	}
-	if err := svc.UserActive(ctx, id.AccountID, id.OwnerID); err != nil {
+	if _, err := svc.ActiveUser(ctx, id.AccountID, id.OwnerID); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -81,11 +81,9 @@ func (a *API) tokenInfo(c *call) (*reply, error) {
 	}
 	var user *porting.User
 	if id.OwnerID != "" {
-		user, err = a.svc.GetUser(ctx, acct, acct.ID, id.OwnerID)
-		if porting.IsKind(err, porting.KindNotFound) {
-			return nil, porting.E(porting.KindUnauthorized, "unauthorized")
-		}
-		if err != nil {
+		// Read fresh, not from the routes' recheck cache: the answer
+		// carries the user's own settings (language).
+		if user, err = a.svc.ActiveUser(ctx, acct.ID, id.OwnerID); err != nil {
 			return nil, err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/portreqd/portreqd/pkg/rows"
 	"github.com/portreqd/portreqd/pkg/tokens"
 	"github.com/portreqd/portreqd/pkg/tokens/kazoosite"
+	"github.com/portreqd/portreqd/test/couchdbtest"
 )
 
 // sessionsFixture is a portreqd with one customer account, a user of it
@@ -45,11 +46,10 @@ func (f *sessionsFixture) advance(d time.Duration) {
 	f.now = f.now.Add(d)
 }
 
-func newSessionsFixture(t *testing.T) *sessionsFixture {
+func newSessionsFixture(t *testing.T, store *kazoo.Store) *sessionsFixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &sessionsFixture{now: time.Now()}
-	f.store = kazootest.Embedded(t)
+	f := &sessionsFixture{now: time.Now(), store: store}
 	f.svc = porting.NewService(porting.Config{Store: f.store})
 	var err error
 	if f.master, _, err = f.svc.Bootstrap(ctx, "sessions-master-key"); err != nil {
@@ -121,7 +121,18 @@ func (f *sessionsFixture) login(t *testing.T) string {
 // deleted or disabled user's token stops working on every route within
 // the recheck window.
 func TestTokenInfo(t *testing.T) {
-	f := newSessionsFixture(t)
+	onBothStores(t, "tokeninfo_", testTokenInfo)
+}
+
+// onBothStores runs test on the embedded store and on CouchDB.
+func onBothStores(t *testing.T, prefix string, test func(*testing.T, *kazoo.Store)) {
+	t.Helper()
+	t.Run("embedded", func(t *testing.T) { test(t, kazootest.Embedded(t)) })
+	t.Run("couchdb", func(t *testing.T) { test(t, kazootest.Couch(t, couchdbtest.URL(t), couchdbtest.Prefix()+prefix)) })
+}
+
+func testTokenInfo(t *testing.T, store *kazoo.Store) {
+	f := newSessionsFixture(t, store)
 	carolTok := f.login(t)
 	const kazooUser = "0123456789abcdef0123456789abcd00"
 	const kazooSecret = "5ec4e75ec4e75ec4e75ec4e75ec4e75e"
@@ -229,7 +240,11 @@ func TestTokenInfo(t *testing.T) {
 // UI's detail view shows who submitted; an API key's names the account
 // alone, and last_submitted stands the account's name in for the user.
 func TestTransitionsNameTheUser(t *testing.T) {
-	f := newSessionsFixture(t)
+	onBothStores(t, "transitionuser_", testTransitionsNameTheUser)
+}
+
+func testTransitionsNameTheUser(t *testing.T, store *kazoo.Store) {
+	f := newSessionsFixture(t, store)
 	carolTok := f.login(t)
 	reqs := "/v2/accounts/" + f.customer.ID + "/port_requests"
 	file := func(token, number string) string {

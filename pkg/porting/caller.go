@@ -36,8 +36,8 @@ func (s *Service) transitionUser(ctx context.Context, actor *Account) *Transitio
 		return nil
 	}
 	out := &TransitionUser{ID: id}
-	us, ok := s.store.(UserStore)
-	if !ok {
+	us, err := s.userStore()
+	if err != nil {
 		return out
 	}
 	u, err := us.GetUser(ctx, actor.ID, id)
@@ -60,31 +60,28 @@ func fullName(first, last string, u *User) string {
 		return first
 	case last != "":
 		return last
-	case u.Public.String("username") != "":
-		return u.Public.String("username")
-	default:
-		return u.Public.String("email")
 	}
+	if name := u.Public.String("username"); name != "" {
+		return name
+	}
+	return u.Public.String("email")
 }
 
-// UserActive tells whether user userID of accountID may still act: a
-// token issued at a user's login speaks for the user only while the user
-// exists and is enabled (Kazoo's tokens die with the user too). Refused
-// is KindUnauthorized; a store that keeps no users refuses nothing.
-func (s *Service) UserActive(ctx context.Context, accountID, userID string) error {
-	us, ok := s.store.(UserStore)
-	if !ok {
-		return nil
+// ActiveUser is user userID of accountID while it may still act: a token
+// issued at a user's login speaks for the user only while the user exists
+// and is enabled (Kazoo's tokens die with the user too). Refused is
+// KindUnauthorized; a store that keeps no users refuses nothing (nil, nil).
+func (s *Service) ActiveUser(ctx context.Context, accountID, userID string) (*User, error) {
+	us, err := s.userStore()
+	if err != nil {
+		return nil, nil
 	}
 	u, err := us.GetUser(ctx, accountID, userID)
-	if IsKind(err, KindNotFound) {
-		return E(KindUnauthorized, "unauthorized")
+	if IsKind(err, KindNotFound) || (err == nil && !u.Enabled()) {
+		return nil, E(KindUnauthorized, "unauthorized")
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if !u.Enabled() {
-		return E(KindUnauthorized, "unauthorized")
-	}
-	return nil
+	return u, nil
 }

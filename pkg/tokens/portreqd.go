@@ -13,9 +13,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Issuer issues and verifies portreqd's auth tokens: HMAC-SHA256 JWTs carrying the
-// account id, the user (owner_id) when a user logged in, and an expiry. Any replica holding the same secret verifies any
-// other's tokens, so nothing about sessions is stored.
+// Issuer issues and verifies portreqd's auth tokens: HMAC-SHA256 JWTs
+// carrying the account id, the user (owner_id) when a user logged in, and
+// an expiry. Any replica holding the same secret verifies any other's
+// tokens, so nothing about sessions is stored.
 //
 // A client sends the same token with every call, and parsing and checking
 // it was an eighth of the CPU of a one-document GET (profiled with the load
