@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,8 +65,9 @@ func engineKinds() []engineKind {
 }
 
 // capabilities are what the Kazoo store asks an engine by type assertion,
-// as it reads the answers.
-func capabilities(ctx context.Context, e engine.Engine) map[string]string {
+// as it reads the answers. Replications are the server's, shared with every
+// test running beside this one, so only those of the test's prefix count.
+func capabilities(ctx context.Context, e engine.Engine, prefix string) map[string]string {
 	out := map[string]string{}
 	l, ok := e.(engine.LocalReads)
 	out["LocalReads"] = fmt.Sprint(ok && l.LocalReads())
@@ -73,7 +75,13 @@ func capabilities(ctx context.Context, e engine.Engine) map[string]string {
 	out["AttachmentsAt"] = fmt.Sprint(ok)
 	if r, ok := e.(engine.Replicating); ok {
 		reps, err := r.Replications(ctx)
-		out["Replicating"] = fmt.Sprintf("true: %d replications, error %v", len(reps), err)
+		var ours []engine.Replication
+		for _, rep := range reps {
+			if strings.HasPrefix(rep.DocID, prefix) {
+				ours = append(ours, rep)
+			}
+		}
+		out["Replicating"] = fmt.Sprintf("true: %v, error %v", ours, err)
 	} else {
 		out["Replicating"] = "false"
 	}
@@ -93,11 +101,11 @@ func capabilities(ctx context.Context, e engine.Engine) map[string]string {
 func TestEngineCapabilities(t *testing.T) {
 	for _, k := range engineKinds() {
 		t.Run(k.name, func(t *testing.T) {
-			e, _ := k.open(t)
+			e, prefix := k.open(t)
 			defer e.Close()
 			ctx := context.Background()
-			want := capabilities(ctx, e)
-			if diff := cmp.Diff(want, capabilities(ctx, metrics.New().Engine(e))); diff != "" {
+			want := capabilities(ctx, e, prefix)
+			if diff := cmp.Diff(want, capabilities(ctx, metrics.New().Engine(e), prefix)); diff != "" {
 				t.Errorf("wrapped engine's capabilities (-inner +wrapped):\n%s", diff)
 			}
 		})
@@ -113,11 +121,16 @@ type (
 	both          struct{ engine.Engine }
 )
 
-func (replicating) Replications(context.Context) ([]engine.Replication, error) { return nil, nil }
+// stubReplications is what the stubs answer, for the wrapper to pass on.
+var stubReplications = []engine.Replication{{DocID: "stub", State: "running", DocsWritten: 7, ChangesPending: -1}}
+
+func (replicating) Replications(context.Context) ([]engine.Replication, error) {
+	return stubReplications, nil
+}
 func (attachmentsAt) GetAttachmentAt(context.Context, string, string, string, string) (*engine.Attachment, error) {
 	return nil, nil
 }
-func (both) Replications(context.Context) ([]engine.Replication, error) { return nil, nil }
+func (both) Replications(context.Context) ([]engine.Replication, error) { return stubReplications, nil }
 func (both) GetAttachmentAt(context.Context, string, string, string, string) (*engine.Attachment, error) {
 	return nil, nil
 }
@@ -134,6 +147,12 @@ func TestEngineCapabilityCombinations(t *testing.T) {
 		_, gotA := w.(engine.AttachmentsAt)
 		if gotR != wantR || gotA != wantA {
 			t.Errorf("%T wrapped: Replicating %v, AttachmentsAt %v; want %v, %v", inner, gotR, gotA, wantR, wantA)
+		}
+		if r, ok := w.(engine.Replicating); ok {
+			reps, err := r.Replications(context.Background())
+			if diff := cmp.Diff(stubReplications, reps); err != nil || diff != "" {
+				t.Errorf("%T wrapped: Replications error %v, answer (-inner +wrapped):\n%s", inner, err, diff)
+			}
 		}
 	}
 }
