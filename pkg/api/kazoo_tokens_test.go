@@ -144,6 +144,27 @@ func TestKazooTokensOnPortRoutes(t *testing.T) {
 	if st, _ := call("GET", "/v2/port_requests", kazooToken(master), nil, ""); st != http.StatusOK {
 		t.Errorf("the master's Kazoo token on the authority's listing: %d, want 200", st)
 	}
+	// Kazoo's masquerade: the master's user logged in "as" the customer's
+	// user acts as the customer, no more; the customer's user cannot ask
+	// to be the master's.
+	masterUser, custUser := master.ID[:28]+"0000", cust.ID[:28]+"0000"
+	site.Identity(master.ID, masterUser, "user", userSecret)
+	masqueraded := func(from, fromUser, asAccount, asUser string) string {
+		claims := site.UserClaims(from, fromUser, userSecret, time.Now().Add(time.Hour))
+		claims["as"] = map[string]any{"account_id": asAccount, "owner_id": asUser}
+		return site.Mint("RS256", claims)
+	}
+	asCustomer := masqueraded(master.ID, masterUser, cust.ID, custUser)
+	if diff := cmp.Diff(withOwn, walk(asCustomer, "+13125550113")); diff != "" {
+		t.Errorf("the master's Kazoo token as the customer (+) differs from the customer's own token (-):\n%s", diff)
+	}
+	if st, _ := call("GET", "/v2/accounts/"+other.ID+"/port_requests", asCustomer, nil, ""); st < 400 {
+		t.Errorf("the master as the customer read another tenant's requests: %d", st)
+	}
+	if st, _ := call("GET", "/v2/accounts/"+master.ID, masqueraded(cust.ID, custUser, master.ID, masterUser), nil, ""); st != http.StatusUnauthorized {
+		t.Errorf("the customer's Kazoo token as the master: %d, want 401", st)
+	}
+
 	// Forged: a Kazoo token signed with another key.
 	forger := kazoosite.Key(t)
 	real := site.Key

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ const (
 	kazooKeyFile    = "private_key.pem" // the key's attachment (PKCS#1 RSA)
 	kazooConfigDB   = "system_config"   // document "auth": secret_for_user_signature
 	kazooTokenDB    = "token_auth"      // Kazoo 4.0's token documents
+	kazooAccountsDB = "accounts"        // every account, with its pvt_tree
 	kazooIssuer     = "kazoo"
 	gregorianOffset = 62167219200
 )
@@ -54,8 +56,9 @@ var ErrKazooToken = errors.New("kazoo token refused")
 // identity_sig) and Kazoo 4.0's token_auth documents (the token is the
 // document's id; it lapses TokenAuthTTL after its last use). Keys are
 // read once and checked again after KeyTTL, and at once when a signature
-// does not verify, so a key Kazoo rotates is picked up. Stricter than
-// Kazoo: a JWT must carry exp and identity_sig.
+// does not verify, so a key Kazoo rotates is picked up. A token's "as"
+// masquerades as crossbar's does. Stricter than Kazoo: a JWT must carry
+// exp and identity_sig.
 type Kazoo struct {
 	Store KazooStore
 	Now   func() time.Time
@@ -144,11 +147,20 @@ var errStaleKey = errors.New("signature did not verify with the key held")
 
 // kazooClaims are the members Kazoo writes into its JWTs.
 type kazooClaims struct {
-	AccountID   string `json:"account_id"`
-	OwnerID     string `json:"owner_id"`
-	DeviceID    string `json:"device_id"`
-	IdentitySig string `json:"identity_sig"`
+	AccountID   string  `json:"account_id"`
+	OwnerID     string  `json:"owner_id"`
+	DeviceID    string  `json:"device_id"`
+	IdentitySig string  `json:"identity_sig"`
+	As          kazooAs `json:"as"`
 	jwt.RegisteredClaims
+}
+
+// kazooAs is Kazoo's masquerade: a token asked for with "as" (a user of
+// a descendant account) acts as that user of that account once crossbar
+// has checked the account descends from the token's own.
+type kazooAs struct {
+	AccountID string `json:"account_id"`
+	OwnerID   string `json:"owner_id"`
 }
 
 func (k *Kazoo) verifyJWT(ctx context.Context, token string, reload bool) (Identity, time.Time, error) {
@@ -184,7 +196,39 @@ func (k *Kazoo) verifyJWT(ctx context.Context, token string, reload bool) (Ident
 	if err := k.checkIdentity(ctx, claims); err != nil {
 		return Identity{}, time.Time{}, err
 	}
-	return Identity{AccountID: claims.AccountID, OwnerID: claims.OwnerID}, claims.ExpiresAt.Time, nil
+	id, err := k.masquerade(ctx, Identity{AccountID: claims.AccountID, OwnerID: claims.OwnerID}, claims.As)
+	if err != nil {
+		return Identity{}, time.Time{}, err
+	}
+	return id, claims.ExpiresAt.Time, nil
+}
+
+// masquerade applies a token's "as" as crossbar does: with both members
+// given, the token acts as as.owner_id of as.account_id, which must be a
+// live descendant of the token's account (not the account itself); with
+// one missing, "as" is ignored.
+func (k *Kazoo) masquerade(ctx context.Context, id Identity, as kazooAs) (Identity, error) {
+	if as.AccountID == "" || as.OwnerID == "" {
+		return id, nil
+	}
+	if !porting.IsID(as.AccountID) || !porting.IsID(as.OwnerID) {
+		return Identity{}, refused("as: not an account and user id")
+	}
+	doc, err := k.Store.RawGet(ctx, kazooAccountsDB, as.AccountID)
+	if porting.IsKind(err, porting.KindNotFound) {
+		return Identity{}, refused("as: no such account")
+	}
+	if err != nil {
+		return Identity{}, err
+	}
+	var account struct {
+		Tree    []string `json:"pvt_tree"`
+		Deleted bool     `json:"pvt_deleted"`
+	}
+	if json.Unmarshal(doc.Body, &account) != nil || account.Deleted || !slices.Contains(account.Tree, id.AccountID) {
+		return Identity{}, refused("as: not a descendant of the token's account")
+	}
+	return Identity(as), nil
 }
 
 // key is the public half of Kazoo's signing key kid, read from
@@ -355,10 +399,11 @@ func (k *Kazoo) verifyTokenAuth(ctx context.Context, token string) (Identity, er
 		return Identity{}, err
 	}
 	var d struct {
-		AccountID   string `json:"account_id"`
-		OwnerID     string `json:"owner_id"`
-		PvtModified int64  `json:"pvt_modified"`
-		Modified    int64  `json:"modified"`
+		AccountID   string  `json:"account_id"`
+		OwnerID     string  `json:"owner_id"`
+		PvtModified int64   `json:"pvt_modified"`
+		Modified    int64   `json:"modified"`
+		As          kazooAs `json:"as"`
 	}
 	if err := json.Unmarshal(doc.Body, &d); err != nil || !porting.IsID(d.AccountID) {
 		return Identity{}, refused("a token document without account_id")
@@ -374,7 +419,7 @@ func (k *Kazoo) verifyTokenAuth(ctx context.Context, token string) (Identity, er
 	if k.now().Unix()+gregorianOffset-last > int64(ttl/time.Second) {
 		return Identity{}, refused("expired")
 	}
-	return Identity{AccountID: d.AccountID, OwnerID: d.OwnerID}, nil
+	return k.masquerade(ctx, Identity{AccountID: d.AccountID, OwnerID: d.OwnerID}, d.As)
 }
 
 func refused(why string) error { return fmt.Errorf("%w: %s", ErrKazooToken, why) }

@@ -25,7 +25,44 @@ const (
 	user       = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 	userSecret = "1234567890abcdef1234567890abcdef"
 	acctSecret = "fedcba0987654321fedcba0987654321"
+
+	// Accounts a token may masquerade as ("as"), or not.
+	child        = "6c8c1f0e2d3a4b5c6d7e8f9012345678"
+	childUser    = "1a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	grandchild   = "7c8c1f0e2d3a4b5c6d7e8f9012345678"
+	stranger     = "8c8c1f0e2d3a4b5c6d7e8f9012345678"
+	deletedChild = "9c8c1f0e2d3a4b5c6d7e8f9012345678"
 )
+
+// putAccounts stores the accounts of the masquerade cases in Kazoo's
+// accounts database, each with its pvt_tree.
+func putAccounts(t *testing.T, st *kazoo.Store) {
+	t.Helper()
+	for id, doc := range map[string]map[string]any{
+		child:        {"pvt_tree": []string{acct}},
+		grandchild:   {"pvt_tree": []string{acct, child}},
+		stranger:     {"pvt_tree": []string{"ffffffffffffffffffffffffffffffff"}},
+		deletedChild: {"pvt_tree": []string{acct}, "pvt_deleted": true},
+	} {
+		doc["_id"], doc["pvt_type"] = id, "account"
+		body, _ := json.Marshal(doc)
+		if err := st.RawPut(context.Background(), "accounts", &porting.RawDoc{ID: id, Body: body}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// as is a token's masquerade member.
+func as(account, owner string) map[string]any {
+	out := map[string]any{}
+	if account != "" {
+		out["account_id"] = account
+	}
+	if owner != "" {
+		out["owner_id"] = owner
+	}
+	return out
+}
 
 // clock is a test's time, moved by hand.
 type clock struct {
@@ -55,6 +92,7 @@ func testKazooTokens(t *testing.T, st *kazoo.Store) {
 	site := kazoosite.New(t, st)
 	site.Identity(acct, user, "user", userSecret)
 	site.Identity(acct, acct, "account", acctSecret)
+	putAccounts(t, st)
 	clk := &clock{now: time.Now()}
 	v := &tokens.Kazoo{Store: st, Now: clk.Now}
 	exp := clk.now.Add(time.Hour)
@@ -118,6 +156,17 @@ func testKazooTokens(t *testing.T, st *kazoo.Store) {
 		{"another issuer", site.Mint("RS256", with(uc, "iss", "elsewhere")), tokens.Identity{}},
 		{"a user that does not exist", site.Mint("RS256", jwt.MapClaims(site.UserClaims(acct, "99999999999999999999999999999999", userSecret, exp))), tokens.Identity{}},
 		{"garbage", "not.a.token", tokens.Identity{}},
+		{"as a user of a child account", site.Mint("RS256", with(uc, "as", as(child, childUser))), tokens.Identity{AccountID: child, OwnerID: childUser}},
+		{"as a user of a grandchild", site.Mint("RS256", with(uc, "as", as(grandchild, childUser))), tokens.Identity{AccountID: grandchild, OwnerID: childUser}},
+		{"as without owner_id (ignored)", site.Mint("RS256", with(uc, "as", as(child, ""))), tokens.Identity{AccountID: acct, OwnerID: user}},
+		{"as without account_id (ignored)", site.Mint("RS256", with(uc, "as", as("", childUser))), tokens.Identity{AccountID: acct, OwnerID: user}},
+		{"as another tree's account", site.Mint("RS256", with(uc, "as", as(stranger, childUser))), tokens.Identity{}},
+		{"as the token's own account", site.Mint("RS256", with(uc, "as", as(acct, childUser))), tokens.Identity{}},
+		{"as a deleted child", site.Mint("RS256", with(uc, "as", as(deletedChild, childUser))), tokens.Identity{}},
+		{"as an account that does not exist", site.Mint("RS256", with(uc, "as", as("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", childUser))), tokens.Identity{}},
+		{"as a path", site.Mint("RS256", with(uc, "as", as("../_all_dbs", childUser))), tokens.Identity{}},
+		{"as not an object", site.Mint("RS256", with(uc, "as", "child")), tokens.Identity{}},
+		{"as a child, forged by a stranger's signature", site.Mint("RS256", with(with(uc, "as", as(child, childUser)), "identity_sig", site.Sig(user, "0000"))), tokens.Identity{}},
 	} {
 		got, err := v.Verify(ctx, tt.token)
 		switch {
@@ -158,16 +207,19 @@ func testKazooTokens(t *testing.T, st *kazoo.Store) {
 }
 
 // Kazoo 4.0's tokens are token_auth documents: valid for an hour after
-// their last use, by default.
+// their last use, by default; "as" masquerades as in a JWT.
 func TestKazooTokenAuthDocuments(t *testing.T) {
 	ctx := context.Background()
 	st := kazootest.Embedded(t)
+	putAccounts(t, st)
 	now := time.Now()
 	greg := func(t time.Time) int64 { return porting.Gregorian(t) }
 	for id, doc := range map[string]map[string]any{
 		"3f2a9c1e8b7d6a5f4e3d2c1b0a998877": {"account_id": acct, "owner_id": user, "method": "cb_user_auth", "pvt_created": greg(now.Add(-3 * time.Hour)), "pvt_modified": greg(now.Add(-10 * time.Minute))},
 		"4f2a9c1e8b7d6a5f4e3d2c1b0a998877": {"account_id": acct, "owner_id": user, "method": "cb_user_auth", "pvt_modified": greg(now.Add(-2 * time.Hour))},
 		"5f2a9c1e8b7d6a5f4e3d2c1b0a998877": {"account_id": acct, "created": greg(now), "modified": greg(now.Add(-time.Minute))},
+		"7f2a9c1e8b7d6a5f4e3d2c1b0a998877": {"account_id": acct, "owner_id": user, "pvt_modified": greg(now), "as": as(child, childUser)},
+		"8f2a9c1e8b7d6a5f4e3d2c1b0a998877": {"account_id": acct, "owner_id": user, "pvt_modified": greg(now), "as": as(stranger, childUser)},
 	} {
 		doc["_id"] = id
 		body, _ := json.Marshal(doc)
@@ -181,6 +233,8 @@ func TestKazooTokenAuthDocuments(t *testing.T) {
 		"4f2a9c1e8b7d6a5f4e3d2c1b0a998877": {},
 		"5f2a9c1e8b7d6a5f4e3d2c1b0a998877": {AccountID: acct},
 		"6f2a9c1e8b7d6a5f4e3d2c1b0a998877": {},
+		"7f2a9c1e8b7d6a5f4e3d2c1b0a998877": {AccountID: child, OwnerID: childUser},
+		"8f2a9c1e8b7d6a5f4e3d2c1b0a998877": {},
 		"../_all_dbs":                      {},
 	} {
 		got, err := v.Verify(ctx, token)
