@@ -161,7 +161,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		Service:         svc,
 		Rows:            rd,
 		Tokens:          tokens.NewIssuer(secret, cfg.tokenTTL, time.Now),
-		Kazoo:           kazooTokens(cfg, store),
+		Kazoo:           kazooTokens(cfg, store, log),
 		Logger:          log,
 		MaxUploadBytes:  cfg.maxUploadBytes,
 		TestWebhook:     hooks.Test,
@@ -297,9 +297,11 @@ func watchAccounts(ctx context.Context, w accountWatcher, cache *accountcache.Ca
 
 // kazooTokens verifies Kazoo's tokens where Kazoo's databases can be: on
 // CouchDB, unless --kazoo-tokens=false.
-func kazooTokens(cfg *config, st store) api.KazooTokens {
+func kazooTokens(cfg *config, st store, log *zap.Logger) api.KazooTokens {
 	if cfg.couchdb == "" || !cfg.kazooTokens {
 		return nil
 	}
-	return &tokens.Kazoo{Store: st, Now: time.Now, TokenAuthTTL: cfg.kazooTokenTTL}
+	return &tokens.Kazoo{Store: st, Now: time.Now, TokenAuthTTL: cfg.kazooTokenTTL, TouchFailed: func(err error) {
+		log.Warn("a Kazoo 4.0 token's last use was not recorded", zap.Error(err))
+	}}
 }

@@ -20,6 +20,8 @@ import (
 type store interface {
 	porting.Store
 	porting.RawStore
+	// TouchToken keeps Kazoo 4.0's tokens alive (tokens.KazooStore).
+	TouchToken(ctx context.Context, id string, at time.Time) error
 }
 
 // isCouchURL tells a CouchDB URL from a data directory.

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,6 +246,84 @@ func TestKazooTokenAuthDocuments(t *testing.T) {
 		case want == (tokens.Identity{}) && !errors.Is(err, tokens.ErrKazooToken):
 			t.Errorf("%s: %+v, %v; want refused", token, got, err)
 		}
+	}
+}
+
+// A Kazoo 4.0 token in use stays valid: each use (at most one write a
+// minute) moves its pvt_modified, as crossbar's does; unused for longer
+// than the lifetime, it lapses. A failed write is reported without the
+// token and the call goes on.
+func TestKazooTokenAuthKeptAlive(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { testKazooTokenAuthKeptAlive(t, kazootest.Embedded(t)) })
+	t.Run("couchdb", func(t *testing.T) {
+		testKazooTokenAuthKeptAlive(t, kazootest.Couch(t, couchdbtest.URL(t), couchdbtest.Prefix()+"kazootouch_"))
+	})
+}
+
+// failingTouch is a store whose every touch fails, naming the token as an
+// engine's error may (a URL).
+type failingTouch struct{ *kazoo.Store }
+
+func (failingTouch) TouchToken(_ context.Context, id string, _ time.Time) error {
+	return fmt.Errorf("PUT http://couch/token_auth/%s: connection reset", id)
+}
+
+func testKazooTokenAuthKeptAlive(t *testing.T, st *kazoo.Store) {
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}
+	const token, quiet = "3f2a9c1e8b7d6a5f4e3d2c1b0a998877", "4f2a9c1e8b7d6a5f4e3d2c1b0a998877"
+	for id, modified := range map[string]time.Time{token: clk.now.Add(-50 * time.Minute), quiet: clk.now.Add(-20 * time.Second)} {
+		body, _ := json.Marshal(map[string]any{"account_id": acct, "owner_id": user, "pvt_modified": porting.Gregorian(modified)})
+		if err := st.RawPut(ctx, "token_auth", &porting.RawDoc{ID: id, Body: body}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	modified := func(id string) time.Time {
+		t.Helper()
+		d, err := st.RawGet(ctx, "token_auth", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct {
+			PvtModified int64 `json:"pvt_modified"`
+		}
+		_ = json.Unmarshal(d.Body, &m)
+		return porting.FromGregorian(m.PvtModified)
+	}
+	v := &tokens.Kazoo{Store: st, Now: clk.Now}
+	verify := func(id string, valid bool) {
+		t.Helper()
+		got, err := v.Verify(ctx, id)
+		switch {
+		case valid && (err != nil || got != tokens.Identity{AccountID: acct, OwnerID: user}):
+			t.Errorf("at %s: %+v, %v; want valid", clk.Now().Format(time.TimeOnly), got, err)
+		case !valid && !errors.Is(err, tokens.ErrKazooToken):
+			t.Errorf("at %s: %+v, %v; want refused", clk.Now().Format(time.TimeOnly), got, err)
+		}
+	}
+	verify(token, true)
+	if got := modified(token); !got.Equal(clk.Now()) {
+		t.Errorf("pvt_modified after a use: %s, want %s", got, clk.Now())
+	}
+	before := modified(quiet)
+	verify(quiet, true)
+	if got := modified(quiet); !got.Equal(before) {
+		t.Errorf("a token used 20 s after its last use was written: pvt_modified %s, was %s", got, before)
+	}
+	clk.add(40 * time.Minute) // 90 minutes after the token's first pvt_modified
+	verify(token, true)
+	clk.add(61 * time.Minute)
+	verify(token, false)
+
+	// A touch that fails: the call still verifies; the report hides the token.
+	var reported []error
+	clk.add(-60 * time.Minute)
+	f := &tokens.Kazoo{Store: failingTouch{st}, Now: clk.Now, TouchFailed: func(err error) { reported = append(reported, err) }}
+	if _, err := f.Verify(ctx, token); err != nil {
+		t.Fatalf("with the touch failing: %v", err)
+	}
+	if len(reported) != 1 || strings.Contains(reported[0].Error(), token) || !strings.Contains(reported[0].Error(), "connection reset") {
+		t.Errorf("reported: %v; want one error, without the token", reported)
 	}
 }
 
