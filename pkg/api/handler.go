@@ -103,6 +103,9 @@ func (a *API) authenticate(r *http.Request) (*porting.Account, *http.Request, er
 	if err != nil {
 		return nil, r, err
 	}
+	if err := a.notExpired(r.Context(), id, actor); err != nil {
+		return nil, r, err
+	}
 	if id.OwnerID != "" {
 		if err := a.sessions.userActive(r.Context(), a.svc, id); err != nil {
 			return nil, r, err
@@ -143,6 +146,23 @@ func (a *API) identify(ctx context.Context, token string) (tokens.Identity, *por
 		return tokens.Identity{}, nil, err
 	}
 	return id, actor, nil
+}
+
+// notExpired refuses a token whose account's trial has ended (423), as
+// crossbar does on every token: the token's own account, also when it
+// masquerades as a user of a descendant.
+func (a *API) notExpired(ctx context.Context, id tokens.Identity, actor *porting.Account) error {
+	if id.Via != "" {
+		via, err := a.svc.Account(ctx, id.Via)
+		if porting.IsKind(err, porting.KindNotFound) {
+			return porting.E(porting.KindUnauthorized, "unauthorized")
+		}
+		if err != nil {
+			return err
+		}
+		actor = via
+	}
+	return a.svc.NotExpired(actor)
 }
 
 // acceptsJSON reports whether an Accept header admits application/json.

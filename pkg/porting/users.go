@@ -218,6 +218,9 @@ func (s *Service) UserLogin(ctx context.Context, in LoginInput) (*Account, *User
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := s.NotExpired(a); err != nil {
+			return nil, nil, err
+		}
 		if raw, ok := a.Other["pvt_enabled"]; ok && strings.TrimSpace(string(raw)) == "false" {
 			return nil, nil, locked("account", "account disabled")
 		}

@@ -46,6 +46,10 @@ type KazooStore interface {
 type Identity struct {
 	AccountID string
 	OwnerID   string // the user; "" for an API key's token
+	// Via is the token's own account when it masquerades ("as") as a
+	// user of AccountID: crossbar judges that account's trial, not
+	// AccountID's.
+	Via string
 }
 
 // ErrKazooToken is every refusal of a Kazoo token (wrapped with why).
@@ -233,7 +237,7 @@ func (k *Kazoo) masquerade(ctx context.Context, id Identity, as kazooAs) (Identi
 	if json.Unmarshal(doc.Body, &account) != nil || account.Deleted || !slices.Contains(account.Tree, id.AccountID) {
 		return Identity{}, refused("as: not a descendant of the token's account")
 	}
-	return Identity(as), nil
+	return Identity{AccountID: as.AccountID, OwnerID: as.OwnerID, Via: id.AccountID}, nil
 }
 
 // key is the public half of Kazoo's signing key kid, read from
