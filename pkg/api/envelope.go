@@ -67,6 +67,7 @@ var errorStatus = map[porting.Kind]int{
 	porting.KindTimeout:          http.StatusRequestTimeout,
 	porting.KindTooManyRequests:  http.StatusTooManyRequests,
 	porting.KindLocked:           http.StatusLocked,
+	porting.KindUnprocessable:    http.StatusUnprocessableEntity,
 }
 
 // streamed is data written to the client as it is read, not held whole:

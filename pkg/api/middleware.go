@@ -177,8 +177,8 @@ func (a *API) logRequest(r *http.Request, info *requestInfo, status int, d time.
 var corsHeaders = map[string]string{
 	"Access-Control-Allow-Origin":   "*",
 	"Access-Control-Allow-Methods":  "GET, POST, PUT, DELETE, OPTIONS, HEAD, PATCH",
-	"Access-Control-Allow-Headers":  "Content-Type, Depth, User-Agent, X-Http-Method-Override, X-File-Size, X-Requested-With, If-Modified-Since, X-File-Name, Cache-Control, X-Auth-Token, If-Match, X-Kazoo-Cluster-ID, X-Request-ID, Accept",
-	"Access-Control-Expose-Headers": "Content-Type, X-Auth-Token, X-Request-ID, Location, Etag, ETag, Content-Disposition",
+	"Access-Control-Allow-Headers":  "Content-Type, Depth, User-Agent, X-Http-Method-Override, X-File-Size, X-Requested-With, If-Modified-Since, X-File-Name, Cache-Control, X-Auth-Token, If-Match, X-Kazoo-Cluster-ID, X-Request-ID, Accept, Idempotency-Key",
+	"Access-Control-Expose-Headers": "Content-Type, X-Auth-Token, X-Request-ID, Location, Etag, ETag, Content-Disposition, Idempotent-Replayed",
 	"Access-Control-Max-Age":        "86400",
 }
 

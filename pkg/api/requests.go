@@ -26,12 +26,27 @@ func (a *API) createRequest(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, keyed := c.r.Header[idempotencyKey]; keyed {
+		r, replayed, err := a.svc.CreateRequestOnce(c.r.Context(), c.actor, acct, c.r.Header.Get(idempotencyKey), data)
+		if err != nil {
+			return nil, err
+		}
+		if replayed {
+			c.w.Header().Set("Idempotent-Replayed", "true")
+		}
+		return a.requestReply(c, r, http.StatusCreated)
+	}
 	r, err := a.svc.CreateRequest(c.r.Context(), c.actor, acct, data)
 	if err != nil {
 		return nil, err
 	}
 	return a.requestReply(c, r, http.StatusCreated)
 }
+
+// idempotencyKey names the header under which a client may send a
+// creation again without making a second request (IETF's
+// Idempotency-Key); the answer to a repeat says Idempotent-Replayed.
+const idempotencyKey = "Idempotency-Key"
 
 func (a *API) getRequest(c *call) (*reply, error) {
 	acct, id, err := c.requestIDs()

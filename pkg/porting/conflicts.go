@@ -151,6 +151,21 @@ func MergeRequestLeaves(leaves []Leaf) (*MergedRequest, error) {
 		}
 		return bytes.Compare(a.raw, b.raw)
 	})
+	// One event under one id: copies differ when two sites wrote one
+	// creation (an Idempotency-Key's event id is the request's); the
+	// earliest stays, which every site picks alike.
+	ids := map[string]bool{}
+	outbox = slices.DeleteFunc(outbox, func(e entry) bool {
+		var ev struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(e.raw, &ev) != nil || ev.ID == "" {
+			return false
+		}
+		dup := ids[ev.ID]
+		ids[ev.ID] = true
+		return dup
+	})
 	merged := Event{ID: mergeEventID(revs), Type: EventConflictResolved, Timestamp: modified, State: state, Reason: note}
 	merged.Actor.Name = "portreqd"
 	_ = json.Unmarshal(base.members["_id"], &merged.RequestID)

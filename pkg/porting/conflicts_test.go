@@ -180,3 +180,52 @@ func TestLastModifiedLeaf(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeKeepsOneEventPerID: two sites that wrote one creation (an
+// Idempotency-Key) each hold its created event, under one id and at two
+// times; the merge keeps the earliest copy once, every other event, and
+// the same bytes in either order.
+func TestMergeKeepsOneEventPerID(t *testing.T) {
+	withOutbox := func(l Leaf, events ...map[string]any) Leaf {
+		var doc map[string]any
+		_ = json.Unmarshal(l.Doc, &doc)
+		doc[outboxMember] = events
+		l.Doc, _ = json.Marshal(doc)
+		return l
+	}
+	created := func(at int64, site string) map[string]any {
+		return map[string]any{"id": "c0ffee", "type": "created", "timestamp": at, "site": site}
+	}
+	a := withOutbox(leafOf("1-aaa", Unconfirmed, 100, nil, nil, nil), created(100, "a"))
+	b := withOutbox(leafOf("1-bbb", Unconfirmed, 101, nil, nil, nil), created(101, "b"),
+		map[string]any{"id": "beef", "type": "comment", "timestamp": 101, "site": "b"})
+	var docs [2][]byte
+	for i, leaves := range [][]Leaf{{a, b}, {b, a}} {
+		m, err := MergeRequestLeaves(leaves)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[i] = m.Doc
+		var doc map[string]json.RawMessage
+		_ = json.Unmarshal(m.Doc, &doc)
+		var events []struct {
+			ID        string `json:"id"`
+			Timestamp int64  `json:"timestamp"`
+			Site      string `json:"site"`
+		}
+		_ = json.Unmarshal(doc[outboxMember], &events)
+		ids := map[string]int{}
+		for _, e := range events {
+			ids[e.ID]++
+			if e.ID == "c0ffee" && (e.Timestamp != 100 || e.Site != "a") {
+				t.Errorf("the created event kept: %+v, want the earliest (site a)", e)
+			}
+		}
+		if ids["c0ffee"] != 1 || ids["beef"] != 1 || len(events) != 3 {
+			t.Errorf("merged outbox: %s; want the created event once, the comment, the merge's event", doc[outboxMember])
+		}
+	}
+	if string(docs[0]) != string(docs[1]) {
+		t.Errorf("the merge depends on the order of the revisions:\n%s\n%s", docs[0], docs[1])
+	}
+}

@@ -32,6 +32,7 @@ const (
 	KindTimeout                      // the client did not send its request in time
 	KindTooManyRequests              // the client is over its rate
 	KindLocked                       // a disabled account or user (Kazoo's 423)
+	KindUnprocessable                // an Idempotency-Key used otherwise (422)
 )
 
 // Error is a domain error: a kind, a human message and optional structured

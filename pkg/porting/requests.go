@@ -123,11 +123,18 @@ func (s *Service) CreateRequest(ctx context.Context, actor *Account, accountID s
 	if err != nil {
 		return nil, err
 	}
+	return s.createRequest(ctx, actor, acct, data, s.newID(), nil)
+}
+
+// createRequest creates a request of acct with id. With once (an
+// idempotent creation), the request keeps it under pvt_idempotency and its
+// created event's id is derived from the request's, so that the copies two
+// sites make of one creation carry one event.
+func (s *Service) createRequest(ctx context.Context, actor, acct *Account, data Fields, id string, once map[string]string) (*Request, error) {
 	in, err := validateRequest(data)
 	if err != nil {
 		return nil, err
 	}
-	id := s.newID()
 	if err := s.checkNumbers(ctx, id, acct.ID, in.asSent); err != nil {
 		return nil, err
 	}
@@ -154,7 +161,12 @@ func (s *Service) CreateRequest(ctx context.Context, actor *Account, accountID s
 	created.Authorization.Account.ID, created.Authorization.Account.Name = actor.ID, actor.Name
 	created.Authorization.User = s.transitionUser(ctx, actor)
 	r.Transitions = []Transition{created}
-	r.addEvent(s.event(EventCreated, r, actor, r.Created))
+	event := s.event(EventCreated, r, actor, r.Created)
+	if once != nil {
+		r.Private.Set(idempotencyMember, once)
+		event.ID = digest([]byte("created\x00" + r.ID))[:32]
+	}
+	r.addEvent(event)
 	if err := s.store.CreateRequest(ctx, r); err != nil {
 		return nil, err
 	}
