@@ -50,6 +50,10 @@ type Identity struct {
 	// user of AccountID: crossbar judges that account's trial, not
 	// AccountID's.
 	Via string
+	// Method is how the token was obtained, as Kazoo names its
+	// authentication modules ("cb_user_auth", "cb_api_auth"): token
+	// restrictions are keyed by it.
+	Method string
 }
 
 // ErrKazooToken is every refusal of a Kazoo token (wrapped with why).
@@ -159,6 +163,7 @@ type kazooClaims struct {
 	AccountID   string  `json:"account_id"`
 	OwnerID     string  `json:"owner_id"`
 	DeviceID    string  `json:"device_id"`
+	Method      string  `json:"method"`
 	IdentitySig string  `json:"identity_sig"`
 	As          kazooAs `json:"as"`
 	jwt.RegisteredClaims
@@ -205,7 +210,7 @@ func (k *Kazoo) verifyJWT(ctx context.Context, token string, reload bool) (Ident
 	if err := k.checkIdentity(ctx, claims); err != nil {
 		return Identity{}, time.Time{}, err
 	}
-	id, err := k.masquerade(ctx, Identity{AccountID: claims.AccountID, OwnerID: claims.OwnerID}, claims.As)
+	id, err := k.masquerade(ctx, Identity{AccountID: claims.AccountID, OwnerID: claims.OwnerID, Method: claims.Method}, claims.As)
 	if err != nil {
 		return Identity{}, time.Time{}, err
 	}
@@ -237,7 +242,7 @@ func (k *Kazoo) masquerade(ctx context.Context, id Identity, as kazooAs) (Identi
 	if json.Unmarshal(doc.Body, &account) != nil || account.Deleted || !slices.Contains(account.Tree, id.AccountID) {
 		return Identity{}, refused("as: not a descendant of the token's account")
 	}
-	return Identity{AccountID: as.AccountID, OwnerID: as.OwnerID, Via: id.AccountID}, nil
+	return Identity{AccountID: as.AccountID, OwnerID: as.OwnerID, Via: id.AccountID, Method: id.Method}, nil
 }
 
 // key is the public half of Kazoo's signing key kid, read from
@@ -410,6 +415,7 @@ func (k *Kazoo) verifyTokenAuth(ctx context.Context, token string) (Identity, er
 	var d struct {
 		AccountID   string  `json:"account_id"`
 		OwnerID     string  `json:"owner_id"`
+		Method      string  `json:"method"`
 		PvtModified int64   `json:"pvt_modified"`
 		Modified    int64   `json:"modified"`
 		As          kazooAs `json:"as"`
@@ -429,7 +435,7 @@ func (k *Kazoo) verifyTokenAuth(ctx context.Context, token string) (Identity, er
 	if age > ttl {
 		return Identity{}, refused("expired")
 	}
-	id, err := k.masquerade(ctx, Identity{AccountID: d.AccountID, OwnerID: d.OwnerID}, d.As)
+	id, err := k.masquerade(ctx, Identity{AccountID: d.AccountID, OwnerID: d.OwnerID, Method: d.Method}, d.As)
 	if err != nil {
 		return Identity{}, err
 	}

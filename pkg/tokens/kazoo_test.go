@@ -142,11 +142,11 @@ func testKazooTokens(t *testing.T, st *kazoo.Store) {
 		token string
 		want  tokens.Identity // zero: refused
 	}{
-		{"RS256 user token", site.Mint("RS256", uc), tokens.Identity{AccountID: acct, OwnerID: user}},
-		{"RS384", site.Mint("RS384", uc), tokens.Identity{AccountID: acct, OwnerID: user}},
-		{"RS512", site.Mint("RS512", uc), tokens.Identity{AccountID: acct, OwnerID: user}},
+		{"RS256 user token", site.Mint("RS256", uc), tokens.Identity{AccountID: acct, OwnerID: user, Method: "cb_user_auth"}},
+		{"RS384", site.Mint("RS384", uc), tokens.Identity{AccountID: acct, OwnerID: user, Method: "cb_user_auth"}},
+		{"RS512", site.Mint("RS512", uc), tokens.Identity{AccountID: acct, OwnerID: user, Method: "cb_user_auth"}},
 		{"API key token (the account's secret)", site.Mint("RS256", jwt.MapClaims{"account_id": acct, "method": "cb_api_auth",
-			"iss": "kazoo", "exp": exp.Unix(), "identity_sig": site.Sig(acct, acctSecret)}), tokens.Identity{AccountID: acct}},
+			"iss": "kazoo", "exp": exp.Unix(), "identity_sig": site.Sig(acct, acctSecret)}), tokens.Identity{AccountID: acct, Method: "cb_api_auth"}},
 		{"tampered payload", tampered, tokens.Identity{}},
 		{"expired", site.Mint("RS256", with(uc, "exp", clk.now.Add(-time.Second).Unix())), tokens.Identity{}},
 		{"no exp", site.Mint("RS256", with(uc, "exp", nil)), tokens.Identity{}},
@@ -158,10 +158,10 @@ func testKazooTokens(t *testing.T, st *kazoo.Store) {
 		{"another issuer", site.Mint("RS256", with(uc, "iss", "elsewhere")), tokens.Identity{}},
 		{"a user that does not exist", site.Mint("RS256", jwt.MapClaims(site.UserClaims(acct, "99999999999999999999999999999999", userSecret, exp))), tokens.Identity{}},
 		{"garbage", "not.a.token", tokens.Identity{}},
-		{"as a user of a child account", site.Mint("RS256", with(uc, "as", as(child, childUser))), tokens.Identity{AccountID: child, OwnerID: childUser, Via: acct}},
-		{"as a user of a grandchild", site.Mint("RS256", with(uc, "as", as(grandchild, childUser))), tokens.Identity{AccountID: grandchild, OwnerID: childUser, Via: acct}},
-		{"as without owner_id (ignored)", site.Mint("RS256", with(uc, "as", as(child, ""))), tokens.Identity{AccountID: acct, OwnerID: user}},
-		{"as without account_id (ignored)", site.Mint("RS256", with(uc, "as", as("", childUser))), tokens.Identity{AccountID: acct, OwnerID: user}},
+		{"as a user of a child account", site.Mint("RS256", with(uc, "as", as(child, childUser))), tokens.Identity{AccountID: child, OwnerID: childUser, Via: acct, Method: "cb_user_auth"}},
+		{"as a user of a grandchild", site.Mint("RS256", with(uc, "as", as(grandchild, childUser))), tokens.Identity{AccountID: grandchild, OwnerID: childUser, Via: acct, Method: "cb_user_auth"}},
+		{"as without owner_id (ignored)", site.Mint("RS256", with(uc, "as", as(child, ""))), tokens.Identity{AccountID: acct, OwnerID: user, Method: "cb_user_auth"}},
+		{"as without account_id (ignored)", site.Mint("RS256", with(uc, "as", as("", childUser))), tokens.Identity{AccountID: acct, OwnerID: user, Method: "cb_user_auth"}},
 		{"as another tree's account", site.Mint("RS256", with(uc, "as", as(stranger, childUser))), tokens.Identity{}},
 		{"as the token's own account", site.Mint("RS256", with(uc, "as", as(acct, childUser))), tokens.Identity{}},
 		{"as a deleted child", site.Mint("RS256", with(uc, "as", as(deletedChild, childUser))), tokens.Identity{}},
@@ -231,7 +231,7 @@ func TestKazooTokenAuthDocuments(t *testing.T) {
 	}
 	v := &tokens.Kazoo{Store: st, Now: func() time.Time { return now }}
 	for token, want := range map[string]tokens.Identity{
-		"3f2a9c1e8b7d6a5f4e3d2c1b0a998877": {AccountID: acct, OwnerID: user},
+		"3f2a9c1e8b7d6a5f4e3d2c1b0a998877": {AccountID: acct, OwnerID: user, Method: "cb_user_auth"},
 		"4f2a9c1e8b7d6a5f4e3d2c1b0a998877": {},
 		"5f2a9c1e8b7d6a5f4e3d2c1b0a998877": {AccountID: acct},
 		"6f2a9c1e8b7d6a5f4e3d2c1b0a998877": {},
