@@ -56,9 +56,7 @@ func testTrialExpired(t *testing.T, store *kazoo.Store) {
 		Message string
 		Expired any // data.account.expired
 	}
-	ask := func(token string) answer {
-		t.Helper()
-		st, env := f.call(t, "GET", "/v2/accounts/"+f.customer.ID+"/port_requests", token, nil)
+	answerOf := func(st int, env map[string]any) answer {
 		a := answer{Status: st}
 		if st >= 400 {
 			a.Message, _ = env["message"].(string)
@@ -68,18 +66,14 @@ func testTrialExpired(t *testing.T, store *kazoo.Store) {
 		}
 		return a
 	}
+	ask := func(token string) answer {
+		t.Helper()
+		return answerOf(f.call(t, "GET", "/v2/accounts/"+f.customer.ID+"/port_requests", token, nil))
+	}
 	login := func() answer {
 		t.Helper()
-		st, env := f.call(t, "PUT", "/v2/user_auth", "", map[string]any{
-			"credentials": md5hex("carol:correct horse"), "account_name": "Customer Co"})
-		a := answer{Status: st}
-		if st >= 400 {
-			a.Message, _ = env["message"].(string)
-			data, _ := env["data"].(map[string]any)
-			account, _ := data["account"].(map[string]any)
-			a.Expired = account["expired"]
-		}
-		return a
+		return answerOf(f.call(t, "PUT", "/v2/user_auth", "", map[string]any{
+			"credentials": md5hex("carol:correct horse"), "account_name": "Customer Co"}))
 	}
 	ok := answer{Status: http.StatusOK}
 	tokensOf := map[string]string{"carol's": carolTok, "the API key's": f.keyTok, "Kazoo's": kazooTok, "the master's as the customer": masqueraded}

@@ -247,17 +247,7 @@ func TestNumberClaimedAtSeveralSites(t *testing.T) {
 		// Restart the replications at once rather than wait for the
 		// schedulers' back-off: their documents go, and once no job of
 		// them is left, come back.
-		if _, err := keeper.Remove(ctx); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "the replications stopped", func() bool {
-			for _, s := range ss {
-				if replicationJobs(t, s.url, prefix) > 0 {
-					return false
-				}
-			}
-			return true
-		})
+		stopReplication(ctx, t, keeper, prefix, ss...)
 		if _, err := keeper.Sync(ctx); err != nil {
 			t.Fatal(err)
 		}

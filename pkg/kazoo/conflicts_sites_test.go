@@ -150,19 +150,7 @@ func TestConflictResolvedAcrossSites(t *testing.T) {
 		_, err := b.store.GetAccount(ctx, master.ID)
 		return err == nil
 	})
-	if _, err := keeper.Remove(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// The schedulers stop the replications in their own time (seconds on
-	// a loaded machine): the partition holds once no job of ours runs.
-	waitFor(t, "the replications stopped", func() bool {
-		for _, s := range ss {
-			if replicationJobs(t, s.url, prefix) > 0 {
-				return false
-			}
-		}
-		return true
-	})
+	stopReplication(ctx, t, keeper, prefix, ss[:]...)
 
 	comment := func(s *siteUnderTest, text string) {
 		t.Helper()
@@ -331,6 +319,25 @@ func TestConflictResolvedAcrossSites(t *testing.T) {
 			t.Errorf("%s: the transition to pending is lost: %+v", s.url, got.Transitions)
 		}
 	}
+}
+
+// stopReplication removes the keeper's replications and waits until no
+// job of prefix runs on any site: the schedulers stop them in their own
+// time (seconds on a loaded machine), and only then do the sites stand
+// apart.
+func stopReplication(ctx context.Context, t *testing.T, keeper *replication.Keeper, prefix string, sites ...*siteUnderTest) {
+	t.Helper()
+	if _, err := keeper.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replications stopped", func() bool {
+		for _, s := range sites {
+			if replicationJobs(t, s.url, prefix) > 0 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // replicationJobs counts the replication jobs server url runs for

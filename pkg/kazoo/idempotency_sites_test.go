@@ -35,17 +35,7 @@ func TestIdempotentCreateAtTwoSites(t *testing.T) {
 		_, err := b.store.GetAccount(ctx, master.ID)
 		return err == nil
 	})
-	if _, err := keeper.Remove(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the replications stopped", func() bool {
-		for _, s := range ss {
-			if replicationJobs(t, s.url, prefix) > 0 {
-				return false
-			}
-		}
-		return true
-	})
+	stopReplication(ctx, t, keeper, prefix, ss[:]...)
 
 	data := porting.Fields{}
 	data.Set("name", "sent to two sites")
