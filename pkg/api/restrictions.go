@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -27,8 +26,8 @@ type restrictions struct {
 }
 
 type heldRestrictions struct {
-	raw json.RawMessage // nil: none
-	at  time.Time
+	r  *porting.Restrictions // nil: none
+	at time.Time
 }
 
 func newRestrictions(now func() time.Time) *restrictions {
@@ -48,11 +47,11 @@ func (rs *restrictions) check(ctx context.Context, svc *porting.Service, id toke
 	held, ok := rs.read[h]
 	rs.mu.Unlock()
 	if !ok || now.Sub(held.at) >= restrictionsRecheck {
-		raw, err := svc.TokenRestrictions(ctx, h)
+		r, err := svc.TokenRestrictions(ctx, h)
 		if err != nil {
 			return err
 		}
-		held = heldRestrictions{raw: raw, at: now}
+		held = heldRestrictions{r: r, at: now}
 		rs.mu.Lock()
 		if len(rs.read) >= sessionsMax {
 			clear(rs.read)
@@ -60,7 +59,7 @@ func (rs *restrictions) check(ctx context.Context, svc *porting.Service, id toke
 		rs.read[h] = held
 		rs.mu.Unlock()
 	}
-	return svc.CheckTokenRestrictions(ctx, held.raw, h, tokenCall(r))
+	return svc.CheckTokenRestrictions(ctx, held.r, h, tokenCall(r))
 }
 
 // resources are the path segments crossbar would take for its modules'

@@ -44,11 +44,68 @@ const (
 	UserAuthMethod = "cb_user_auth"
 )
 
+// Restrictions are the restrictions of one token holder, read once and
+// matched against every call (RestrictionsAllow): by endpoint, the
+// entries in the order written.
+type Restrictions struct {
+	byEndpoint map[string][]restrictionEntry
+	malformed  map[string]bool // endpoints whose list does not read: refused
+}
+
+type restrictionEntry struct {
+	accounts []string // nil: any
+	rules    []restrictionRule
+}
+
+type restrictionRule struct {
+	pattern []string
+	verbs   []string
+}
+
+// ParseRestrictions reads a holder's restrictions (crossbar's object of
+// endpoints, each a list of {allowed_accounts, rules}); nil for none.
+func ParseRestrictions(raw json.RawMessage) *Restrictions {
+	if present(raw) == nil {
+		return nil
+	}
+	out := &Restrictions{byEndpoint: map[string][]restrictionEntry{}, malformed: map[string]bool{}}
+	var byEndpoint map[string]json.RawMessage
+	if json.Unmarshal(raw, &byEndpoint) != nil {
+		return out // not an object: nothing matches, everything is refused
+	}
+	for endpoint, entriesRaw := range byEndpoint {
+		if t := bytes.TrimSpace(entriesRaw); len(t) == 0 || t[0] != '[' {
+			continue // not a list: as absent, crossbar looks at "_"
+		}
+		var entries []struct {
+			AllowedAccounts []string        `json:"allowed_accounts"`
+			Rules           json.RawMessage `json:"rules"`
+		}
+		if json.Unmarshal(entriesRaw, &entries) != nil {
+			out.malformed[endpoint] = true
+			continue
+		}
+		list := []restrictionEntry{}
+		for _, e := range entries {
+			entry := restrictionEntry{accounts: e.AllowedAccounts}
+			keys, rules := orderedMembers(e.Rules)
+			for _, k := range keys {
+				var verbs []string
+				_ = json.Unmarshal(rules[k], &verbs)
+				entry.rules = append(entry.rules, restrictionRule{pattern: splitRule(k), verbs: verbs})
+			}
+			list = append(list, entry)
+		}
+		out.byEndpoint[endpoint] = list
+	}
+	return out
+}
+
 // TokenRestrictions are the restrictions crossbar applies to tokens of h:
 // none for the super-duper admin's; else the account's token_restrictions
 // document's restrictions for h.Method (or "_"), or else the system's,
 // narrowed to the user's priv_level (or "_"). nil: unrestricted.
-func (s *Service) TokenRestrictions(ctx context.Context, h TokenHolder) (json.RawMessage, error) {
+func (s *Service) TokenRestrictions(ctx context.Context, h TokenHolder) (*Restrictions, error) {
 	raw, ok := s.store.(RawStore)
 	if !ok {
 		return nil, nil
@@ -122,9 +179,9 @@ func (s *Service) TokenRestrictions(ctx context.Context, h TokenHolder) (json.Ra
 		return nil, nil
 	}
 	if r, ok := levels[level]; ok {
-		return present(r), nil
+		return ParseRestrictions(r), nil
 	}
-	return present(levels[catchAll]), nil
+	return ParseRestrictions(levels[catchAll]), nil
 }
 
 // readRaw is a document's body, nil when absent.
@@ -150,7 +207,7 @@ func present(raw json.RawMessage) json.RawMessage {
 // CheckTokenRestrictions refuses (403, as crossbar words it) a call that
 // the token's restrictions do not allow; a token without restrictions
 // may make any call.
-func (s *Service) CheckTokenRestrictions(ctx context.Context, restrictions json.RawMessage, h TokenHolder, call TokenCall) error {
+func (s *Service) CheckTokenRestrictions(ctx context.Context, restrictions *Restrictions, h TokenHolder, call TokenCall) error {
 	if restrictions == nil {
 		return nil
 	}
@@ -181,34 +238,27 @@ func (s *Service) CheckTokenRestrictions(ctx context.Context, restrictions json.
 // segment, "#" any number) matches the call's parameters; and that rule's
 // verbs, which must hold the call's verb or "_". Anything unmatched is
 // refused.
-func RestrictionsAllow(restrictions json.RawMessage, call TokenCall, allowedAccounts []string) bool {
-	var byEndpoint map[string]json.RawMessage
-	if json.Unmarshal(restrictions, &byEndpoint) != nil {
-		return false
+func RestrictionsAllow(restrictions *Restrictions, call TokenCall, allowedAccounts []string) bool {
+	if restrictions == nil {
+		return true
 	}
-	entriesRaw, ok := byEndpoint[call.Endpoint]
-	if !ok || present(entriesRaw) == nil {
-		entriesRaw = byEndpoint[catchAll]
+	endpoint := call.Endpoint
+	entries, ok := restrictions.byEndpoint[endpoint]
+	if !ok && !restrictions.malformed[endpoint] {
+		endpoint = catchAll
+		entries = restrictions.byEndpoint[catchAll]
 	}
-	var entries []struct {
-		AllowedAccounts []string        `json:"allowed_accounts"`
-		Rules           json.RawMessage `json:"rules"`
-	}
-	if json.Unmarshal(entriesRaw, &entries) != nil {
+	if restrictions.malformed[endpoint] {
 		return false
 	}
 	for _, e := range entries {
-		if !accountsMeet(e.AllowedAccounts, allowedAccounts) {
+		if !accountsMeet(e.accounts, allowedAccounts) {
 			continue
 		}
-		keys, rules := orderedMembers(e.Rules)
-		for _, k := range keys {
-			if !bindingMatches(splitRule(k), call.Params) {
-				continue
+		for _, r := range e.rules {
+			if bindingMatches(r.pattern, call.Params) {
+				return slices.Contains(r.verbs, catchAll) || slices.Contains(r.verbs, call.Verb)
 			}
-			var verbs []string
-			_ = json.Unmarshal(rules[k], &verbs)
-			return slices.Contains(verbs, catchAll) || slices.Contains(verbs, call.Verb)
 		}
 		return false
 	}

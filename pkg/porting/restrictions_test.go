@@ -42,9 +42,12 @@ func TestRestrictionsAllow(t *testing.T) {
 		{"a named account", `{"_": [{"allowed_accounts": ["cccc"], "rules": {"#": ["_"]}}]}`, TokenCall{"port_requests", []string{}, "cccc", "GET"}, []string{"_", "cccc"}, true},
 		{"not a named account", `{"_": [{"allowed_accounts": ["cccc"], "rules": {"#": ["_"]}}]}`, TokenCall{"port_requests", []string{}, "bbbb", "GET"}, descendant, false},
 		{"no rules", `{"_": [{}]}`, TokenCall{"port_requests", []string{}, "aaaa", "GET"}, auth, false},
+		{"an endpoint that is not a list: as absent", `{"port_requests": {"rules": {}}, "_": [{"rules": {"#": ["GET"]}}]}`, TokenCall{"port_requests", []string{}, "aaaa", "GET"}, auth, true},
+		{"an endpoint list that does not read: refused", `{"port_requests": [1], "_": [{"rules": {"#": ["GET"]}}]}`, TokenCall{"port_requests", []string{}, "aaaa", "GET"}, auth, false},
+		{"none", ``, TokenCall{"port_requests", []string{}, "aaaa", "PUT"}, auth, true},
 		{"not restrictions", `[]`, TokenCall{"port_requests", []string{}, "aaaa", "GET"}, auth, false},
 	} {
-		if got := RestrictionsAllow(json.RawMessage(tc.restrictions), tc.call, tc.accounts); got != tc.want {
+		if got := RestrictionsAllow(ParseRestrictions(json.RawMessage(tc.restrictions)), tc.call, tc.accounts); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
