@@ -84,7 +84,6 @@ type API struct {
 	testHook      WebhookTester
 	observer      Observer
 	sessions      *sessions
-	restrictions  *restrictions
 }
 
 // Timeouts bound each request from its first byte.
@@ -126,7 +125,6 @@ func New(cfg Config) http.Handler {
 		now = time.Now
 	}
 	a.sessions = newSessions(now)
-	a.restrictions = newRestrictions(now)
 	a.renders = newSlots(max(2, runtime.NumCPU()))
 	a.uploads = newSlots(32)
 	if a.timeouts.Body <= 0 {

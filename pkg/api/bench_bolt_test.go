@@ -3,8 +3,6 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"testing"
 	"time"
 
@@ -49,19 +47,5 @@ func BenchmarkCompletedPageEmbedded(b *testing.B) {
 	srv := newServer(b, api.New(api.Config{Service: svc, Rows: rows.New(rows.Config{Store: store, Service: svc}), Tokens: tokens, MaxUploadBytes: 1 << 20}))
 	tok, _ := tokens.Issue(master.ID)
 	url := srv.URL + "/v2/accounts/" + master.ID + "/port_requests/completed?page_size=50"
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		req, _ := http.NewRequest("GET", url, nil)
-		req.Header.Set("X-Auth-Token", tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			b.Fatal(resp.Status)
-		}
-	}
+	benchGET(b, url, tok)
 }

@@ -106,12 +106,7 @@ func (a *API) authenticate(r *http.Request) (*porting.Account, *http.Request, er
 	if err := a.notExpired(r.Context(), id, actor); err != nil {
 		return nil, r, err
 	}
-	if id.OwnerID != "" {
-		if err := a.sessions.userActive(r.Context(), a.svc, id); err != nil {
-			return nil, r, err
-		}
-	}
-	if err := a.restrictions.check(r.Context(), a.svc, id, r); err != nil {
+	if err := a.sessions.check(r.Context(), a.svc, id, r); err != nil {
 		return nil, r, err
 	}
 	// Echo the token only once it proved valid: the envelope never reflects
@@ -128,13 +123,6 @@ func (a *API) authenticate(r *http.Request) (*porting.Account, *http.Request, er
 // does not answer is its own error (503, not 401).
 func (a *API) identify(ctx context.Context, token string) (tokens.Identity, *porting.Account, error) {
 	id, err := a.tokens.Verify(token)
-	if err == nil {
-		// Named as Kazoo names the logins that issue such tokens.
-		id.Method = porting.UserAuthMethod
-		if id.OwnerID == "" {
-			id.Method = porting.APIAuthMethod
-		}
-	}
 	if err != nil && a.kazoo != nil {
 		// Not portreqd's: perhaps Kazoo's, sent through a gateway.
 		kid, kerr := a.kazoo.Verify(ctx, token)

@@ -1,66 +1,11 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/portreqd/portreqd/pkg/porting"
-	"github.com/portreqd/portreqd/pkg/tokens"
 )
-
-// restrictionsRecheck is how long the token restrictions found for a
-// holder are used before they are read again (Kazoo caches the documents
-// too): an operator's edit applies within it, and a call costs no store
-// round trip for them.
-const restrictionsRecheck = 30 * time.Second
-
-// restrictions remembers the token restrictions of each holder.
-type restrictions struct {
-	now func() time.Time
-
-	mu   sync.Mutex
-	read map[porting.TokenHolder]heldRestrictions
-}
-
-type heldRestrictions struct {
-	r  *porting.Restrictions // nil: none
-	at time.Time
-}
-
-func newRestrictions(now func() time.Time) *restrictions {
-	return &restrictions{now: now, read: map[porting.TokenHolder]heldRestrictions{}}
-}
-
-// holder is who a token speaks for as restrictions are keyed.
-func holder(id tokens.Identity) porting.TokenHolder {
-	return porting.TokenHolder{Method: id.Method, AccountID: id.AccountID, OwnerID: id.OwnerID}
-}
-
-// check refuses r when the restrictions of its token do not allow it.
-func (rs *restrictions) check(ctx context.Context, svc *porting.Service, id tokens.Identity, r *http.Request) error {
-	h := holder(id)
-	now := rs.now()
-	rs.mu.Lock()
-	held, ok := rs.read[h]
-	rs.mu.Unlock()
-	if !ok || now.Sub(held.at) >= restrictionsRecheck {
-		r, err := svc.TokenRestrictions(ctx, h)
-		if err != nil {
-			return err
-		}
-		held = heldRestrictions{r: r, at: now}
-		rs.mu.Lock()
-		if len(rs.read) >= sessionsMax {
-			clear(rs.read)
-		}
-		rs.read[h] = held
-		rs.mu.Unlock()
-	}
-	return svc.CheckTokenRestrictions(ctx, held.r, h, tokenCall(r))
-}
 
 // resources are the path segments crossbar would take for its modules'
 // names; the segments after one are its parameters.

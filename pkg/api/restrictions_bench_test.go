@@ -3,8 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"testing"
 	"time"
 
@@ -63,21 +61,7 @@ func BenchmarkTokenRestrictions(b *testing.B) {
 			srv := newServer(b, api.New(api.Config{Service: svc, Rows: rows.New(rows.Config{Store: store, Service: svc}),
 				Tokens: issuer, MaxUploadBytes: 1 << 20}))
 			url := srv.URL + "/v2/accounts/" + cust.ID + "/port_requests/" + r.ID
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				req, _ := http.NewRequest("GET", url, nil)
-				req.Header.Set("X-Auth-Token", tok)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					b.Fatalf("GET: %d", resp.StatusCode)
-				}
-			}
+			benchGET(b, url, tok)
 		})
 	}
 }

@@ -10,47 +10,69 @@ import (
 	"github.com/portreqd/portreqd/pkg/tokens"
 )
 
-// userRecheck is how long a user found active stays trusted before a
-// token of theirs reads the user again: deleting or disabling a user ends
-// its sessions within it, without a store round trip on every call.
-const userRecheck = 30 * time.Second
+// sessionRecheck is how long what a token's holder may do, once read,
+// stays trusted before the next call reads it again: deleting or
+// disabling a user ends its sessions within it, and an edit of Kazoo's
+// token restrictions applies within it (Kazoo caches those documents
+// too), without store round trips on every call.
+const sessionRecheck = 30 * time.Second
 
-// sessions remembers which users' tokens were found to speak for an
-// active user, and when.
+// session is what a token's holder may do, as read at: its user (if it
+// has one) was active, and these restrictions apply (nil: none).
+type session struct {
+	restrictions *porting.Restrictions
+	at           time.Time
+}
+
+// sessions remembers, per token holder, what it may do.
 type sessions struct {
 	now func() time.Time
 
-	mu      sync.Mutex
-	checked map[tokens.Identity]time.Time
+	mu   sync.Mutex
+	held map[tokens.Identity]session
 }
 
-// sessionsMax bounds the remembered users; when full, all are forgotten
-// (the next calls read their users again).
+// sessionsMax bounds the remembered holders; when full, all are forgotten
+// (the next calls read theirs again).
 const sessionsMax = 10000
 
 func newSessions(now func() time.Time) *sessions {
-	return &sessions{now: now, checked: map[tokens.Identity]time.Time{}}
+	return &sessions{now: now, held: map[tokens.Identity]session{}}
 }
 
-// userActive refuses a user's token once the user is gone or disabled.
-func (s *sessions) userActive(ctx context.Context, svc *porting.Service, id tokens.Identity) error {
+// check refuses r once the token's user is gone or disabled, or when the
+// token's restrictions do not allow r. The user is read once for both.
+func (s *sessions) check(ctx context.Context, svc *porting.Service, id tokens.Identity, r *http.Request) error {
+	h := porting.TokenHolder{Method: id.Method, AccountID: id.AccountID, OwnerID: id.OwnerID}
 	now := s.now()
 	s.mu.Lock()
-	at, ok := s.checked[id]
+	held, ok := s.held[id]
 	s.mu.Unlock()
-	if ok && now.Sub(at) < userRecheck {
-		return nil
+	if !ok || now.Sub(held.at) >= sessionRecheck {
+		var user *porting.User
+		if id.OwnerID != "" {
+			u, err := svc.ActiveUser(ctx, id.AccountID, id.OwnerID)
+			if err != nil {
+				return err
+			}
+			user = u
+		}
+		rs, err := svc.TokenRestrictions(ctx, h, user)
+		if err != nil {
+			return err
+		}
+		held = session{restrictions: rs, at: now}
+		s.mu.Lock()
+		if len(s.held) >= sessionsMax {
+			clear(s.held)
+		}
+		s.held[id] = held
+		s.mu.Unlock()
 	}
-	if _, err := svc.ActiveUser(ctx, id.AccountID, id.OwnerID); err != nil {
-		return err
+	if held.restrictions == nil {
+		return nil // what nearly every deployment has: no call to match
 	}
-	s.mu.Lock()
-	if len(s.checked) >= sessionsMax {
-		clear(s.checked)
-	}
-	s.checked[id] = now
-	s.mu.Unlock()
-	return nil
+	return svc.CheckTokenRestrictions(ctx, held.restrictions, h, tokenCall(r))
 }
 
 // tokenInfo is Kazoo's auth/tokeninfo: who a token speaks for, in a

@@ -156,14 +156,11 @@ func MergeRequestLeaves(leaves []Leaf) (*MergedRequest, error) {
 	// earliest stays, which every site picks alike.
 	ids := map[string]bool{}
 	outbox = slices.DeleteFunc(outbox, func(e entry) bool {
-		var ev struct {
-			ID string `json:"id"`
-		}
-		if json.Unmarshal(e.raw, &ev) != nil || ev.ID == "" {
+		if e.id == "" {
 			return false
 		}
-		dup := ids[ev.ID]
-		ids[ev.ID] = true
+		dup := ids[e.id]
+		ids[e.id] = true
 		return dup
 	})
 	merged := Event{ID: mergeEventID(revs), Type: EventConflictResolved, Timestamp: modified, State: state, Reason: note}
@@ -228,6 +225,7 @@ func mergedState(docs []leafDoc, transitions []entry) State {
 // from two revisions compare equal.
 type entry struct {
 	timestamp int64
+	id        string // the entry's "id" member (events have one), "" for none
 	raw       []byte
 }
 
@@ -245,11 +243,12 @@ func unionEntries(docs []leafDoc, member string) []entry {
 				continue
 			}
 			seen[buf.String()] = true
-			var ts struct {
-				Timestamp int64 `json:"timestamp"`
+			var head struct {
+				Timestamp int64  `json:"timestamp"`
+				ID        string `json:"id"`
 			}
-			_ = json.Unmarshal(it, &ts)
-			out = append(out, entry{timestamp: ts.Timestamp, raw: buf.Bytes()})
+			_ = json.Unmarshal(it, &head)
+			out = append(out, entry{timestamp: head.Timestamp, id: head.ID, raw: buf.Bytes()})
 		}
 	}
 	return out

@@ -1,31 +1,8 @@
 package porting
 
-import (
-	"encoding/json"
-	"strings"
-)
-
 // TrialExpires is the end of the account's trial (Kazoo's
 // pvt_trial_expires, Gregorian seconds); 0: none.
-func (a *Account) TrialExpires() int64 {
-	raw, ok := a.Other["pvt_trial_expires"]
-	if !ok {
-		return 0
-	}
-	var n json.Number
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.UseNumber()
-	if dec.Decode(&n) != nil {
-		return 0
-	}
-	if i, err := n.Int64(); err == nil {
-		return i
-	}
-	if f, err := n.Float64(); err == nil {
-		return int64(f)
-	}
-	return 0
-}
+func (a *Account) TrialExpires() int64 { return int64(a.Other.Number("pvt_trial_expires")) }
 
 // NotExpired refuses an account whose trial has ended, as crossbar does
 // at login and on every token (kzd_accounts:is_expired): Kazoo's 423
@@ -36,6 +13,5 @@ func (s *Service) NotExpired(a *Account) error {
 	if exp <= 0 || s.gregorianNow() <= exp {
 		return nil
 	}
-	return &Error{Kind: KindLocked, Message: "locked", Data: map[string]any{"account": map[string]any{
-		"expired": map[string]any{"message": "account expired", "cause": exp}}}}
+	return locked("account", "expired", "account expired", map[string]any{"cause": exp})
 }

@@ -104,8 +104,9 @@ func ParseRestrictions(raw json.RawMessage) *Restrictions {
 // TokenRestrictions are the restrictions crossbar applies to tokens of h:
 // none for the super-duper admin's; else the account's token_restrictions
 // document's restrictions for h.Method (or "_"), or else the system's,
-// narrowed to the user's priv_level (or "_"). nil: unrestricted.
-func (s *Service) TokenRestrictions(ctx context.Context, h TokenHolder) (*Restrictions, error) {
+// narrowed to user's priv_level (or "_"; the system's default_priv_level
+// without a user, as for API keys). nil: unrestricted.
+func (s *Service) TokenRestrictions(ctx context.Context, h TokenHolder, user *User) (*Restrictions, error) {
 	raw, ok := s.store.(RawStore)
 	if !ok {
 		return nil, nil
@@ -163,16 +164,8 @@ func (s *Service) TokenRestrictions(ctx context.Context, h TokenHolder) (*Restri
 		return nil, nil
 	}
 	level := defaultLevel
-	if h.OwnerID != "" {
-		if us, err := s.userStore(); err == nil {
-			u, err := us.GetUser(ctx, h.AccountID, h.OwnerID)
-			switch {
-			case err == nil:
-				level = u.Public.String("priv_level")
-			case !IsKind(err, KindNotFound):
-				return nil, err
-			}
-		}
+	if user != nil {
+		level = user.Public.String("priv_level")
 	}
 	var levels map[string]json.RawMessage
 	if json.Unmarshal(restrictions, &levels) != nil {

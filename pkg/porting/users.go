@@ -222,10 +222,10 @@ func (s *Service) UserLogin(ctx context.Context, in LoginInput) (*Account, *User
 			return nil, nil, err
 		}
 		if raw, ok := a.Other["pvt_enabled"]; ok && strings.TrimSpace(string(raw)) == "false" {
-			return nil, nil, locked("account", "account disabled")
+			return nil, nil, locked("account", "disabled", "account disabled", nil)
 		}
 		if !u.Enabled() {
-			return nil, nil, locked("user", "user disabled")
+			return nil, nil, locked("user", "disabled", "user disabled", nil)
 		}
 		return a, u, nil
 	}
@@ -370,7 +370,11 @@ func isHex(s string) bool {
 	return true
 }
 
-// locked is Kazoo's 423 for a disabled account (or user).
-func locked(what, message string) *Error {
-	return &Error{Kind: KindLocked, Message: "locked", Data: map[string]any{what: map[string]any{"disabled": map[string]any{"message": message}}}}
+// locked is Kazoo's 423 for an account (or user) that is disabled, or
+// whose trial has ended: a validation error's shape, which Kazoo answers
+// 423 "locked" for these rules.
+func locked(field, rule, message string, extra map[string]any) *Error {
+	e := ValidationError(field, rule, message, extra)
+	e.Kind, e.Message = KindLocked, "locked"
+	return e
 }

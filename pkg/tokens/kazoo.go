@@ -30,7 +30,6 @@ const (
 	kazooTokenDB    = "token_auth"      // Kazoo 4.0's token documents
 	kazooAccountsDB = "accounts"        // every account, with its pvt_tree
 	kazooIssuer     = "kazoo"
-	gregorianOffset = 62167219200
 )
 
 // KazooStore is where Kazoo keeps what its tokens are checked against:
@@ -431,7 +430,7 @@ func (k *Kazoo) verifyTokenAuth(ctx context.Context, token string) (Identity, er
 	if ttl == 0 {
 		ttl = time.Hour
 	}
-	age := time.Duration(k.now().Unix()+gregorianOffset-last) * time.Second
+	age := time.Duration(porting.Gregorian(k.now())-last) * time.Second
 	if age > ttl {
 		return Identity{}, refused("expired")
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/portreqd/portreqd/pkg/porting"
 )
 
 // Issuer issues and verifies portreqd's auth tokens: HMAC-SHA256 JWTs
@@ -102,7 +104,11 @@ func (t *Issuer) Verify(token string) (Identity, error) {
 	if claims.Subject == "" {
 		return Identity{}, errors.New("token carries no account")
 	}
-	id := Identity{AccountID: claims.Subject, OwnerID: claims.OwnerID}
+	// Named as Kazoo names the logins that issue such tokens.
+	id := Identity{AccountID: claims.Subject, OwnerID: claims.OwnerID, Method: porting.UserAuthMethod}
+	if id.OwnerID == "" {
+		id.Method = porting.APIAuthMethod
+	}
 	t.remember(key, verifiedToken{id: id, expires: claims.ExpiresAt.Time})
 	return id, nil
 }

@@ -57,7 +57,7 @@ func TestTokensRememberedUntilExpiry(t *testing.T) {
 // none, and no token can claim another's user by editing its payload.
 func TestTokensCarryTheUser(t *testing.T) {
 	issuer := tokens.NewIssuer([]byte("secret"), time.Hour, time.Now)
-	want := tokens.Identity{AccountID: "0123456789abcdef0123456789abcdef", OwnerID: "fedcba9876543210fedcba9876543210"}
+	want := tokens.Identity{AccountID: "0123456789abcdef0123456789abcdef", OwnerID: "fedcba9876543210fedcba9876543210", Method: "cb_user_auth"}
 	tok, err := issuer.IssueFor(want)
 	if err != nil {
 		t.Fatal(err)
